@@ -1,0 +1,57 @@
+# ghosts-render — the two commands: `make render` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TURNS  ?= 2000
+RENDER_ARGS ?=
+
+.PHONY: render test browser fast lint fix all clean install install-test chromium
+
+## render: install, then render $(TURNS) turns into output/ (demo models when models/ is empty)
+render: install
+	$(BIN)/ghosts-render --turns $(TURNS) $(RENDER_ARGS)
+
+## test: install everything (Chromium included) and run the whole test suite
+test: install-test chromium
+	$(BIN)/python -m pytest
+
+## fast: the suite without browser tests
+fast: install-test
+	$(BIN)/python -m pytest -m 'not browser'
+
+## browser: only the player's browser tests
+browser: install-test chromium
+	$(BIN)/python -m pytest -m browser
+
+lint: install-test
+	$(BIN)/ruff check ghosts_render tests scripts
+	$(BIN)/ruff format --check ghosts_render tests scripts
+	$(BIN)/mypy
+
+fix: install-test
+	$(BIN)/ruff check --fix ghosts_render tests scripts
+	$(BIN)/ruff format ghosts_render tests scripts
+
+all: lint test
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml scripts/install-torch.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || scripts/install-torch.sh $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+# Debian's Chromium for the player's browser tests (never `playwright install`: the build
+# machines cannot download browsers). Needs root or sudo on a machine that lacks it.
+chromium:
+	@command -v /usr/bin/chromium >/dev/null 2>&1 || scripts/install-chromium.sh
+
+clean:
+	rm -rf $(VENV) output output.partial .pytest_cache

