@@ -177,6 +177,7 @@ def _coerce(value: Any, default: Any, where: str, problems: list[str]) -> Any:
         ok = True
     if not ok:
         problems.append(f"{where}: expected {_type_name(default)}, got {value!r}")
+        return default  # keep checking the rest against a well-typed value
     return value
 
 
@@ -256,9 +257,8 @@ def load_config(
     cfg = RunConfig(
         **top, **sections, roles=roles, config_path=str(path) if path is not None else ""
     )
-    if not problems:
-        cfg = _resolve_paths(cfg, base, problems)
-        _validate(cfg, problems)
+    cfg = _resolve_paths(cfg, base, problems)
+    _validate(cfg, problems)
     if problems:
         listed = "; ".join(problems)
         raise ConfigError(f"{where} has {_count(problems)}: {listed}")
@@ -303,7 +303,7 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
         return p if p.is_absolute() else base / p
 
     text = cfg.text
-    text_default = TextConfig.model
+    text_default = TextConfig().model
     if text.model == text_default and not resolve(text.model).exists():
         demo.append("text.model")
         text = dataclasses.replace(text, model=str(DEMO_TEXT_MODEL))
