@@ -150,6 +150,20 @@ def site(
 
 
 @app.command()
+def preview(
+    archive: Annotated[Path, typer.Argument(help="An archive folder (holds index.html).")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8000,
+) -> None:
+    """Serve an archive on 127.0.0.1 and print its URL (Ctrl-C stops)."""
+    from ghosts_render.preview import serve
+
+    try:
+        serve(archive, port, announce=typer.echo)
+    except GhostsError as e:
+        raise _fail(e) from None
+
+
+@app.command()
 def selfie(
     network: Annotated[Path, typer.Argument(help="Network pickle (.pkl) or exported network.")],
     seeds: Annotated[str, typer.Option(help="Seeds, e.g. 0-3 or 1,5,7-9.")] = "0-3",

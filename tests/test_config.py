@@ -125,3 +125,22 @@ def test_resolved_config_is_plain_data(tmp_path, monkeypatch):
     data = load_config(None).to_dict()
     assert json.loads(json.dumps(data)) == data
     assert isinstance(RunConfig().to_dict()["roles"], list)
+
+
+def test_every_config_key_is_documented():
+    from dataclasses import fields
+
+    from ghosts_render.config import (
+        PacingConfig,
+        PlayerConfig,
+        RoleConfig,
+        SelfieConfig,
+        SoundConfig,
+        TextConfig,
+    )
+
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for cls in (TextConfig, PacingConfig, RoleConfig, SelfieConfig, SoundConfig, PlayerConfig):
+        for f in fields(cls):
+            if f.name != "name":
+                assert f"\n{f.name} = " in doc, f"{cls.__name__}.{f.name} missing from the docs"
