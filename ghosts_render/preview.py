@@ -1,4 +1,4 @@
-"""``ghosts-render preview``: serve an archive locally, as a static host would (Range included)."""
+"""``ghosts-render preview``: serve an archive on 127.0.0.1 for a look before uploading."""
 
 from __future__ import annotations
 
