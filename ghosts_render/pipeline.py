@@ -35,7 +35,7 @@ from ghosts_render.archive import (
     write_manifest,
 )
 from ghosts_render.config import RunConfig
-from ghosts_render.errors import ConfigError
+from ghosts_render.errors import ConfigError, GhostsError
 from ghosts_render.timeline import Beat, plan_timeline
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,12 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
         work / "state" / "text.json"
     ).exists()
     report.seconds["load"] = time.perf_counter() - t0
-    messages = _run_text(model, cfg, work, progress, report)
+    try:
+        messages = _run_text(model, cfg, work, progress, report)
+    except GhostsError:
+        if not report.resumed and not (work / "state" / "text-progress.json").exists():
+            shutil.rmtree(work, ignore_errors=True)  # nothing worth resuming: leave no trace
+        raise
     del model
     conversation, selfie_jobs, sound_jobs = plan_conversation(cfg, messages)
     archive = work / "archive"
