@@ -1,0 +1,73 @@
+/* ghosts-render service worker: plays the archive offline once visited (research/player.md c.3).
+   Written by `ghosts-render site` with the list of every file of the archive; a new list gives a
+   new VERSION, hence a new cache, and the old one is dropped on activation. */
+'use strict';
+
+const VERSION = {{ version|tojson }};
+const PRECACHE = {{ precache|tojson }};
+// Caches are per origin, not per folder: name them by scope so two archives on one host
+// (two sub-paths) never delete each other's files.
+const PREFIX = 'ghosts-render ' + self.registration.scope + ' ';
+const CACHE = PREFIX + VERSION;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    caches.open(CACHE)
+      // cache: 'reload' skips the HTTP cache, so a new version never precaches stale files.
+      .then((cache) => cache.addAll(PRECACHE.map((url) => new Request(url, {cache: 'reload'}))))
+      .then(() => self.skipWaiting())
+  );
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(
+        keys.filter((key) => key.startsWith(PREFIX) && key !== CACHE).map((key) => caches.delete(key))
+      ))
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET' || !request.url.startsWith(self.registration.scope)) return;
+  event.respondWith(respond(request));
+});
+
+async function respond(request) {
+  const cache = await caches.open(CACHE);
+  const url = new URL(request.url);
+  // Query strings (?t=, ?kiosk=1, ?day=) select a moment, not a file: match without them.
+  const key = url.pathname.endsWith('/') ? new URL('index.html', url).href : url.href.split(/[?#]/)[0];
+  const cached = await cache.match(key, {ignoreSearch: true});
+  if (!cached) return fetch(request);
+  const range = request.headers.get('range');
+  return range ? partial(cached, range) : cached;
+}
+
+// Media elements ask for byte ranges and Safari refuses a 200 in reply, so answer 206 from the
+// cached file (the workbox-range-requests pattern; workbox issue #1663).
+async function partial(response, range) {
+  const blob = await response.blob();
+  const size = blob.size;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (!match || (match[1] === '' && match[2] === '')) {
+    return new Response(blob, {status: 200, headers: response.headers});
+  }
+  const start = match[1] === '' ? Math.max(0, size - Number(match[2])) : Number(match[1]);
+  const end = match[1] !== '' && match[2] !== '' ? Math.min(Number(match[2]), size - 1) : size - 1;
+  if (start >= size || start > end) {
+    return new Response(null, {status: 416, headers: {'Content-Range': 'bytes */' + size}});
+  }
+  return new Response(blob.slice(start, end + 1), {
+    status: 206,
+    statusText: 'Partial Content',
+    headers: {
+      'Content-Type': response.headers.get('Content-Type') || 'application/octet-stream',
+      'Content-Range': 'bytes ' + start + '-' + end + '/' + size,
+      'Content-Length': String(end - start + 1),
+      'Accept-Ranges': 'bytes',
+    },
+  });
+}
