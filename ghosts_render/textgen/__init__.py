@@ -1,0 +1,1 @@
+"""Pure building blocks of the text stage: parsing model output, planning runs, the resume state."""
