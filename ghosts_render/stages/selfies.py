@@ -157,7 +157,9 @@ def generate_selfie_batches(
         chunk = list(seeds[i : i + batch_size])
         try:
             images = generate_images(G, chunk, truncation_psi, noise_mode, device, len(chunk))
-        except torch.cuda.OutOfMemoryError:
+        except RuntimeError as e:  # torch.OutOfMemoryError, or cuDNN's "CUDA error: out of memory"
+            if not _is_out_of_memory(e):
+                raise
             if batch_size == 1:
                 raise StageError(
                     f"the GPU ({device}) ran out of memory rendering a single selfie of "
@@ -169,6 +171,12 @@ def generate_selfie_batches(
             continue
         i += len(chunk)
         yield chunk, images
+
+
+def _is_out_of_memory(e: RuntimeError) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e)
 
 
 class _Encoder:
