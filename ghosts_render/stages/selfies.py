@@ -11,32 +11,31 @@ gives the same bytes.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ghosts_render.config import DEMO_DIR, RoleConfig, RunConfig
 from ghosts_render.errors import ModelLoadError, StageError
-from ghosts_render.stages.encode import EncodeSettings, load_selfie_size, write_selfie_files
+from ghosts_render.stages.encode import (
+    EncodeSettings,
+    SelfieEncoder,
+    load_selfie_size,
+    plan_encode_workers,
+    write_selfie_dir,
+    write_selfie_files,
+)
 
 if TYPE_CHECKING:
     import torch
 
 SELFIE_DIR = "media/selfies"  # inside the archive
-INLINE_MAX = 4  # this many selfies or fewer are encoded here: a pool takes a second to start
-MAX_WORKERS = 4  # encode processes; one 1024² selfie encodes in ~0.1 s, a GPU renders ~10/s
-MAX_PENDING = 64  # selfies waiting for a worker (~3 MB each at 1024²)
 CPU_BATCH_PIXELS = 8 * 256 * 256  # on CPU: 8 selfies at 256², 2 at 512², 1 at 1024²
 CUDA_BYTES_PER_PIXEL = 2400  # rough peak GPU memory per output pixel of one StyleGAN3-T selfie
 CUDA_MAX_BATCH = 32
@@ -179,106 +178,11 @@ def _is_out_of_memory(e: RuntimeError) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e)
 
 
-class _Encoder:
-    """Encodes selfies here or in a pool of worker processes, so rendering overlaps encoding."""
-
-    def __init__(
-        self,
-        settings: EncodeSettings,
-        workers: int,
-        on_done: Callable[[tuple[str, int], tuple[int, int]], None],
-    ) -> None:
-        self.settings = settings
-        self.workers = workers
-        self.on_done = on_done
-        self.pending: dict[Future[tuple[int, int]], tuple[tuple[str, int], Path]] = {}
-        self.pool = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            if workers > 0
-            else None
-        )
-
-    def __enter__(self) -> _Encoder:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-
-    def submit(self, key: tuple[str, int], pixels: np.ndarray, jpg: Path, webp: Path) -> None:
-        """Encode and write one selfie (now, or in a worker); report it through ``on_done``."""
-        if self.pool is None:
-            try:
-                size = write_selfie_files(pixels, str(jpg), str(webp), self.settings)
-            except OSError as e:
-                raise _write_error(jpg, e) from None
-            self.on_done(key, size)
-            return
-        if len(self.pending) >= MAX_PENDING:
-            self._collect(FIRST_COMPLETED)
-        future = self.pool.submit(write_selfie_files, pixels, str(jpg), str(webp), self.settings)
-        self.pending[future] = (key, jpg)
-
-    def warm_up(self) -> float:
-        """Start the worker processes now; return the seconds it took (0 without a pool)."""
-        if self.pool is None:
-            return 0.0
-        start = time.perf_counter()
-        futures = [self.pool.submit(os.getpid) for _ in range(self.workers)]
-        wait(futures)
-        return time.perf_counter() - start
-
-    def finish(self) -> None:
-        """Wait for every selfie in flight."""
-        if self.pending:
-            self._collect(ALL_COMPLETED)
-
-    def _collect(self, return_when: str) -> None:
-        done, _ = wait(self.pending, return_when=return_when)
-        for future in done:
-            key, jpg = self.pending.pop(future)
-            try:
-                size = future.result()
-            except OSError as e:
-                raise _write_error(jpg, e) from None
-            except BrokenProcessPool:
-                raise StageError(
-                    "a selfie encoding process died (out of memory?); run the same command "
-                    "again to resume, or set selfies.batch_size lower in ghosts.toml"
-                ) from None
-            self.on_done(key, size)
-
-
-def _write_error(path: Path, e: OSError) -> StageError:
-    return StageError(
-        f"cannot write the selfie {path}: {e.strerror or e}; check that the output folder is "
-        "writable and that the disk has free space, then run the same command to resume"
-    )
-
-
-def plan_encode_workers(selfies: int, device: str) -> int:
-    """Return how many encode processes to use: 0 (encode here) unless a GPU renders many."""
-    # On a CPU, rendering a selfie costs 100-1000x its encoding, and a pool costs a second or
-    # more to start; on a GPU, encoding is the slow part, so it runs beside the rendering.
-    if selfies <= INLINE_MAX or not device.startswith("cuda"):
-        return 0
-    return max(1, min(MAX_WORKERS, (os.cpu_count() or 2) - 1))
-
-
-def _prepare_dir(out_dir: Path) -> None:
-    """Create the selfie folder and remove temporary files an interrupted render left."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for tmp in out_dir.glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-    except OSError as e:
-        raise _write_error(out_dir, e) from None
-
-
 def _encode_batches(
-    encoder: _Encoder, batches: Iterator[tuple[list[int], np.ndarray]], role: str, archive_dir: Path
+    encoder: SelfieEncoder,
+    batches: Iterator[tuple[list[int], np.ndarray]],
+    role: str,
+    archive_dir: Path,
 ) -> None:
     """Hand every rendered selfie of a role to the encoder, batch by batch."""
     for chunk, images in batches:
@@ -287,17 +191,48 @@ def _encode_batches(
             encoder.submit((role, seed), pixels, jpg, webp)
 
 
-def _find_existing(
-    archive_dir: Path, role: str, seeds: Sequence[int], resolution: int, settings: EncodeSettings
-) -> dict[tuple[str, int], tuple[int, int]]:
-    """Return the sizes of a role's selfies already complete on disk (right size, both files)."""
-    found = {}
-    for seed in seeds:
-        jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
-        size = load_selfie_size(jpg, webp, settings)
-        if size == (resolution, resolution):
-            found[(role, seed)] = size
-    return found
+class _Tally:
+    """Counts finished selfies, remembers their sizes and reports progress in jobs."""
+
+    def __init__(self, jobs: Sequence[SelfieJob], on_progress: Callable[[int], None] | None):
+        self.per_key = Counter((job.role, job.seed) for job in jobs)
+        self.on_progress = on_progress
+        self.sizes: dict[tuple[str, int], tuple[int, int]] = {}
+        self.done = 0
+
+    def finished(self, key: tuple[str, int], size: tuple[int, int]) -> None:
+        """Record one selfie (reused or written) and report the jobs done so far."""
+        self.sizes[key] = size
+        self.done += self.per_key[key]
+        if self.on_progress is not None:
+            self.on_progress(self.done)
+
+
+def _load_roles(
+    jobs: Sequence[SelfieJob],
+    roles: dict[str, RoleConfig],
+    device: str,
+    archive_dir: Path,
+    settings: EncodeSettings,
+    tally: _Tally,
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, torch.nn.Module, list[int]]]]:
+    """Load each role's network, count its complete selfies; return identities and what is left."""
+    networks, todo = {}, []
+    for role, seeds in plan_role_seeds(jobs).items():
+        G = load_role_network(roles[role], device)
+        networks[role] = load_network_identity(Path(roles[role].selfies), G)
+        resolution = int(G.img_resolution)
+        missing = []
+        for seed in seeds:
+            jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
+            size = load_selfie_size(jpg, webp, settings)
+            if size == (resolution, resolution):
+                tally.finished((role, seed), size)
+            else:
+                missing.append(seed)
+        if missing:
+            todo.append((role, G, missing))
+    return networks, todo
 
 
 def render_selfies(
@@ -316,31 +251,13 @@ def render_selfies(
     start = time.perf_counter()
     roles = _check_roles(jobs, cfg)
     s, settings = cfg.selfies, _settings(cfg)
-    _prepare_dir(archive_dir / SELFIE_DIR)
-    per_key = Counter((job.role, job.seed) for job in jobs)
-    sizes: dict[tuple[str, int], tuple[int, int]] = {}
-    done = [0]
-
-    def finished(key: tuple[str, int], size: tuple[int, int]) -> None:
-        sizes[key] = size
-        done[0] += per_key[key]
-        if on_progress is not None:
-            on_progress(done[0])
-
-    networks, todo = {}, []
-    for role, seeds in plan_role_seeds(jobs).items():
-        G = load_role_network(roles[role], device)
-        networks[role] = load_network_identity(Path(roles[role].selfies), G)
-        existing = _find_existing(archive_dir, role, seeds, int(G.img_resolution), settings)
-        for key, size in existing.items():
-            finished(key, size)
-        missing = [seed for seed in seeds if (role, seed) not in existing]
-        if missing:
-            todo.append((role, G, missing))
-    reused = len(sizes)
-    missing = sum(len(m) for *_, m in todo)
-    workers = plan_encode_workers(missing, device) if encode_workers is None else encode_workers
-    with _Encoder(settings, workers, finished) as encoder:
+    write_selfie_dir(archive_dir / SELFIE_DIR)
+    tally = _Tally(jobs, on_progress)
+    networks, todo = _load_roles(jobs, roles, device, archive_dir, settings, tally)
+    reused = len(tally.sizes)
+    if encode_workers is None:
+        encode_workers = plan_encode_workers(sum(len(m) for *_, m in todo), device)
+    with SelfieEncoder(settings, encode_workers, tally.finished) as encoder:
         for role, G, missing in todo:
             batch_size = plan_batch_size(s.batch_size, device, int(G.img_resolution))
             batches = generate_selfie_batches(
@@ -348,9 +265,9 @@ def render_selfies(
             )
             _encode_batches(encoder, batches, role, archive_dir)
         encoder.finish()
-    by_message = {job.message_id: _record(job, sizes, roles) for job in jobs}
+    by_message = {job.message_id: _record(job, tally.sizes, roles) for job in jobs}
     seconds = time.perf_counter() - start
-    return SelfieResult(by_message, networks, len(sizes) - reused, reused, seconds)
+    return SelfieResult(by_message, networks, len(tally.sizes) - reused, reused, seconds)
 
 
 def _record(
@@ -380,14 +297,14 @@ def bench_selfies(network: Path | torch.nn.Module, n: int, device: str) -> dict[
         next(generate_selfie_batches(G, [0] * warm, 1.0, "const", device, warm))
     with tempfile.TemporaryDirectory(prefix="ghosts-bench-") as tmp:
         out = Path(tmp)
-        _prepare_dir(out / SELFIE_DIR)
+        write_selfie_dir(out / SELFIE_DIR)
         start = time.perf_counter()
         for seed in seeds:  # what the original did: render one, save it, next
             _, images = next(generate_selfie_batches(G, [seed], 1.0, "const", device, 1))
             jpg, webp = (out / p for p in selfie_paths("single", seed))
             write_selfie_files(images[0], str(jpg), str(webp), settings)
         single = time.perf_counter() - start
-        with _Encoder(settings, plan_encode_workers(n, device), lambda k, v: None) as encoder:
+        with SelfieEncoder(settings, plan_encode_workers(n, device), lambda k, v: None) as encoder:
             pool_start_s = encoder.warm_up()
             start = time.perf_counter()
             batches = generate_selfie_batches(G, seeds, 1.0, "const", device, batch_size)
