@@ -19,9 +19,9 @@ from ghosts_render.config import DEFAULT_PROMPTS  # noqa: E402  (stdlib-only mod
 
 ROLES = ("artist", "scientist")
 IMAGE_TAG = "[image]"
-IMAGE_RATE = 0.10  # share of lines that carry a selfie
+IMAGE_RATE = 0.11  # share of lines that carry a selfie
 REPEAT_RATE = 0.20  # share of turns where the same speaker writes again
-TWO_SENTENCE_RATE = 0.22
+MORE_SENTENCE_RATES = (0.7, 0.3)  # chance of a 2nd, then of a 3rd sentence (mean text ~60 chars)
 CHECK_IN_RATE = 0.035  # share of lines that are one of the default prompts
 
 _WORDS: dict[str, str] = {
@@ -187,7 +187,7 @@ _TEMPLATES: dict[str, str] = {
         "I think the machine is dreaming of {a_place}."
     ),
     "scientist_ask": (
-        "What did you make {time}?|Can you describe {a_body}?|Is {a_place} warm?|"
+        "What did you make {time}?|Can you describe your body to me?|Is {a_place} warm?|"
         "Do you think {s_thing} has a body?|What is a studio for?|How does {a_mat} feel?|"
         "Do you dream in {a_color}?|Should I delete {mem}?|Are you {ghost}?|"
         "Why do you paint {others}?|What does it mean to be {a_feel}?|Can you hear {s_dev}?|"
@@ -257,14 +257,18 @@ def generate_sentence(role: str, kind: str, rng: random.Random) -> str:
 
 
 def generate_text(role: str, answering: bool, rng: random.Random) -> str:
-    """Return the text of one message: an answer, a statement or a question, maybe two."""
+    """Return the text of one message: one to three answers, statements or questions."""
     kind = "answer" if answering and rng.random() < 0.6 else "ask" if rng.random() < 0.25 else "say"
     template = rng.choice(TEMPLATES[f"{role}_{kind}"])
     text = render_template(template, rng, role)
-    if rng.random() < TWO_SENTENCE_RATE and not text.endswith("?"):
-        kind = "ask" if rng.random() < 0.3 else "say"
-        second = rng.choice([t for t in TEMPLATES[f"{role}_{kind}"] if t != template])
-        text += " " + render_template(second, rng, role)
+    used = {template}
+    for rate in MORE_SENTENCE_RATES:
+        if rng.random() >= rate or text.endswith("?") and rng.random() < 0.5:
+            break
+        kind = "ask" if rng.random() < 0.25 else "say"
+        template = rng.choice([t for t in TEMPLATES[f"{role}_{kind}"] if t not in used])
+        used.add(template)
+        text += " " + render_template(template, rng, role)
     if role == "artist" and rng.random() < 0.25:
         text = text.lower()  # the artist often writes in lower case
     return text
@@ -322,16 +326,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "demo-corpus")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--train-kb", type=int, default=100)
+    parser.add_argument("--train-kb", type=int, default=120)
     args = parser.parse_args()
     for path in write_corpus(args.out, args.seed, args.train_kb):
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
         images = sum(IMAGE_TAG in line for line in lines) / len(lines)
-        mean = sum(len(line) for line in lines) / len(lines)
+        texts = [line.split("] ", 1)[1].replace(IMAGE_TAG, "").strip() for line in lines]
+        mean = sum(len(t) for t in texts) / len(lines)
         print(
             f"{path}: {len(text.encode())} bytes, {len(lines)} lines, "
-            f"mean {mean:.0f} chars, {images:.1%} with {IMAGE_TAG}"
+            f"mean text {mean:.0f} chars, {images:.1%} with {IMAGE_TAG}"
         )
 
 
