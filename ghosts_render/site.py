@@ -6,6 +6,7 @@ site DIR` rebuilds a curated archive with this module alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -76,7 +77,9 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "site_template"
 
 
+@functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    """The one jinja2 environment (compiled templates are reused across builds in a process)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir()),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -234,7 +237,13 @@ def render_pages(conversation: dict[str, Any], about_markdown: str, fonts: bool)
     pages_list = _transcript_pages(messages)
     pages = {
         "index.html": render("index.html", "index"),
-        "about.html": render("about.html", "about", about=about, body=Markup(about.body_html)),
+        "about.html": render(
+            "about.html",
+            "about",
+            about=about,
+            heading=Markup(about.heading_html),
+            body=Markup(about.body_html),
+        ),
         "link.html": render("link.html", "link", qr_days=plan_qr_days(conversation["player"])),
         "lost.html": render(
             "lost.html",
@@ -320,7 +329,7 @@ def write_site(
     if font_names:
         files["assets/fonts.css"] = plan_fonts_css(font_names)
     colors = [r["color"] for r in conversation["roles"].values()]
-    files.update({f"assets/icons/{n}": b for n, b in render_icons(colors).items()})
+    files.update({f"assets/icons/{n}": b for n, b in render_icons(tuple(colors)).items()})
     written = [archive_dir / "about.md"] if about_path else []
     written += [archive_dir / "assets" / "fonts" / n for n in font_names]
     written += _write_static(archive_dir)

@@ -39,6 +39,7 @@ _BLOCK_TAGS = {
     "dt",
     "dd",
 }
+_LEADING_H1 = re.compile(r"\s*<h1[\s>].*?</h1>", re.DOTALL)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
@@ -55,9 +56,9 @@ class TocEntry:
 class AboutPage:
     """The about page body as HTML (trusted: the artist's Markdown) and its table of contents."""
 
+    heading_html: str  # the Markdown's leading h1, shown above the contents ("" if none)
     body_html: str
     toc: tuple[TocEntry, ...]
-    has_h1: bool  # when False the page template supplies the main heading
 
 
 def _phrasing(elem: ET.Element) -> None:
@@ -161,8 +162,9 @@ def render_about(markdown_text: str) -> AboutPage:
     )
     body = md.convert(markdown_text)
     tokens = getattr(md, "toc_tokens", [])
-    has_h1 = re.search(r"<h1[\s>]", body) is not None
-    return AboutPage(body_html=body, toc=_toc(tokens), has_h1=has_h1)
+    lead = _LEADING_H1.match(body)
+    heading = lead.group(0) if lead else ""
+    return AboutPage(heading_html=heading, body_html=body[len(heading) :], toc=_toc(tokens))
 
 
 def plan_markdown_text(value: str) -> str:

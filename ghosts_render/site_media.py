@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ def _rgb(color: str) -> tuple[int, int, int]:
         return _FALLBACK_RGB
 
 
-def render_icon(colors: list[str], variant: int, px: int) -> bytes:
+def render_icon(colors: tuple[str, ...], variant: int, px: int) -> bytes:
     """Draw one ghostly glow icon as PNG bytes: blurred discs in the role colours on black."""
     side = 128  # a blurred glow scales well: draw once at 128 px, then resize to any size
     img = Image.new("RGB", (side, side), (0, 0, 0))
@@ -87,7 +88,8 @@ def render_icon(colors: list[str], variant: int, px: int) -> bytes:
     return out.getvalue()
 
 
-def render_icons(colors: list[str]) -> dict[str, bytes]:
+@functools.lru_cache(maxsize=8)
+def render_icons(colors: tuple[str, ...]) -> dict[str, bytes]:
     """Draw every icon the site links: favicon variants and the web app icons, by file name."""
     icons = {
         f"favicon-{i:02d}.png": render_icon(colors, i, FAVICON_PX) for i in range(FAVICON_COUNT)
