@@ -1,0 +1,1 @@
+"""Sound building blocks (numpy only): loading, loudness, synthesis, spectral blends, decks."""
