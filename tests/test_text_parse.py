@@ -29,8 +29,10 @@ PARSE_CASES = [
     ("[artist]", ("artist", "", "[artist]", False, False)),
     ("[artist]   ", ("artist", "", "[artist]", False, False)),
     ("[artist] [image]", ("artist", "", "[artist] [image]", True, True)),
-    ("[scientist] [image] Look  at   my desk", (
-        "scientist", "Look at my desk", "[scientist] [image] Look  at   my desk", True, True)),
+    (
+        "[scientist] [image] Look  at   my desk",
+        ("scientist", "Look at my desk", "[scientist] [image] Look  at   my desk", True, True),
+    ),
     ("[artist] two  spaces", ("artist", "two spaces", "[artist] two  spaces", False, True)),
     ("some words first [scientist] hi", ("scientist", "hi", "[scientist] hi", False, True)),
     ("[artist] one [scientist] two", ("artist", "one", "[artist] one", False, True)),
@@ -84,7 +86,10 @@ def test_a_tag_inside_a_word_is_not_a_tag_for_an_open_format():
 def test_prompt_lines_parse_like_generated_pieces():
     piece = plan_piece("  [scientist] Are you still there?\n", BRACKETS)
     assert (piece.sender, piece.text, piece.raw) == (
-        "scientist", "Are you still there?", "[scientist] Are you still there?")
+        "scientist",
+        "Are you still there?",
+        "[scientist] Are you still there?",
+    )
 
 
 def _cfg(**text) -> RunConfig:
@@ -116,8 +121,12 @@ def test_run_lengths_follow_run_length_and_deviation():
 
 
 def _run(length, count, ended=False):
-    return {"length": length, "messages": [{"raw": f"[artist] m{i}"} for i in range(count)],
-            "attempt": 0, "ended_early": ended}
+    return {
+        "length": length,
+        "messages": [{"raw": f"[artist] m{i}"} for i in range(count)],
+        "attempt": 0,
+        "ended_early": ended,
+    }
 
 
 def test_needs_fill_turns_and_grow_when_a_run_ends_early():
@@ -136,15 +145,26 @@ def test_conversation_is_runs_in_order_truncated_to_turns():
     runs = [_run(3, 3), _run(4, 2, ended=True), _run(5, 4)]
     pairs = plan_conversation(runs, 7)
     assert [(r, m["raw"]) for r, m in pairs] == [
-        (0, "[artist] m0"), (0, "[artist] m1"), (0, "[artist] m2"),
-        (1, "[artist] m0"), (1, "[artist] m1"),
-        (2, "[artist] m0"), (2, "[artist] m1"),
+        (0, "[artist] m0"),
+        (0, "[artist] m1"),
+        (0, "[artist] m2"),
+        (1, "[artist] m0"),
+        (1, "[artist] m1"),
+        (2, "[artist] m0"),
+        (2, "[artist] m1"),
     ]
 
 
 def test_silent_runs_count_the_longest_streak():
-    runs = [_run(5, 1, True), _run(5, 1, True), _run(5, 3, True), _run(5, 1, True),
-            _run(5, 1, True), _run(5, 1, True), _run(1, 1)]
+    runs = [
+        _run(5, 1, True),
+        _run(5, 1, True),
+        _run(5, 3, True),
+        _run(5, 1, True),
+        _run(5, 1, True),
+        _run(5, 1, True),
+        _run(1, 1),
+    ]
     assert count_silent_runs(runs) == 3
 
 
