@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,14 +143,16 @@ def _clean(data: np.ndarray, warnings: list[str]) -> np.ndarray:
     if bad.any():
         warnings.append(f"{int(bad.sum())} NaN/infinite samples set to 0")
         data = np.where(bad, 0.0, data)
-    offset = data.mean(axis=0)
-    if np.abs(offset).max() > 0.01:
-        warnings.append(f"DC offset {float(np.abs(offset).max()):.3f} removed")
-    data = data - offset
     peak = float(np.abs(data).max()) if data.size else 0.0
     if peak > 1.0:
         warnings.append(f"peaks at {peak:.2f}, above full scale: scaled down, not clipped")
         data = data / peak
+    offset = data.mean(axis=0) if data.size else np.zeros(data.shape[1])
+    if np.abs(offset).max(initial=0.0) > 0.001:
+        if np.abs(offset).max() > 0.01:
+            warnings.append(f"DC offset {float(np.abs(offset).max()):.3f} removed")
+        data = data - offset
+        data = data / max(1.0, float(np.abs(data).max()))  # removing DC may push a peak over 1
     runs = _count_clipped_runs(data)
     if runs >= 5:
         warnings.append(f"sounds clipped ({runs} flat-topped runs); used as it is")
@@ -168,10 +173,28 @@ def _downmix(data: np.ndarray, warnings: list[str]) -> np.ndarray:
     return mono
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Hide the C decoders' notes (mpg123 prints "Illegal Audio-MPEG-Header" on fd 2)."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2: nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _decode(path: Path, warnings: list[str]) -> tuple[np.ndarray, int] | str:
     """Open and read a file by content; return (frames, rate) or a rejection reason."""
     try:
-        with sf.SoundFile(path) as snd:
+        with _quiet_stderr(), sf.SoundFile(path) as snd:
             rate, frames_known = snd.samplerate, snd.frames
             if rate < MIN_SAMPLE_RATE_HZ:
                 return f"has an implausible sample rate ({rate} Hz; at least 4000 Hz needed)"
@@ -187,7 +210,7 @@ def _decode(path: Path, warnings: list[str]) -> tuple[np.ndarray, int] | str:
         return "has no audio frames"
     if long_file:
         warnings.append(
-            f"is longer than {MAX_READ_S:.0f} s: only the first {MAX_READ_S:.0f} s are used"
+            f"is longer than {MAX_READ_S:.0f} s: only its first {MAX_READ_S:.0f} s are used"
         )
     return data, rate
 
