@@ -150,6 +150,22 @@ def site(
 
 
 @app.command()
+def check(
+    archive: Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")],
+) -> None:
+    """Validate an archive: schema, every referenced file, and the manifest's hashes."""
+    from ghosts_render.check import check_archive
+
+    try:
+        notes = check_archive(archive)
+    except GhostsError as e:
+        raise _fail(e) from None
+    for note in notes:
+        log.info("%s", note)
+    typer.echo(f"{archive}: ok")
+
+
+@app.command()
 def preview(
     archive: Annotated[Path, typer.Argument(help="An archive folder (holds index.html).")],
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8000,

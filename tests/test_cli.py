@@ -27,11 +27,11 @@ def test_module_help_runs_without_loading_torch():
     assert result.returncode == 0, result.stderr
     for option in ("--turns", "--config", "--out", "--seed", "--device", "--fresh", "--dry-run"):
         assert option in result.stdout
-    for verb in ("site", "selfie", "bench", "preview"):
+    for verb in ("site", "check", "selfie", "bench", "preview"):
         assert verb in result.stdout
 
 
-@pytest.mark.parametrize("verb", ["site", "selfie", "bench", "preview"])
+@pytest.mark.parametrize("verb", ["site", "check", "selfie", "bench", "preview"])
 def test_every_subcommand_has_help(verb):
     result = runner.invoke(app, [verb, "--help"])
     assert result.exit_code == 0, result.output

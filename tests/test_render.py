@@ -145,3 +145,22 @@ def test_rendering_again_is_a_no_op_and_edited_archives_are_kept(reference, tmp_
     assert proc.returncode == 1
     assert "changes made after it was rendered" in stderr.decode()
     assert "curated by hand" in (out / "conversation.json").read_text()
+
+
+def test_check_accepts_the_render_and_names_what_breaks(reference, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from ghosts_render.cli import app
+
+    out = tmp_path / "copy"
+    shutil.copytree(reference, out)
+    result = CliRunner().invoke(app, ["check", str(out)])
+    assert result.exit_code == 0, result.output
+    conversation = json.loads((out / "conversation.json").read_text())
+    sound = conversation["messages"][0]["sound"]["src"]
+    (out / sound).unlink()
+    result = CliRunner().invoke(app, ["check", str(out)])
+    assert result.exit_code == 1
+    assert sound in result.stderr and len(result.stderr.strip().splitlines()) == 1
