@@ -1,0 +1,31 @@
+"""The wheel carries what an installed ghosts-render needs: the player and the demo models."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_wheel_contains_the_player_and_the_demo_models(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in (ROOT / "site_template").rglob("*"):
+        if template.is_file():
+            rel = template.relative_to(ROOT / "site_template").as_posix()
+            assert f"ghosts_render/site_template/{rel}" in names
+    for demo in (ROOT / "ghosts_render" / "demo").rglob("*"):
+        if demo.is_file() and "__pycache__" not in demo.parts:
+            assert demo.relative_to(ROOT).as_posix() in names
+    assert "ghosts_render/demo/text/model.safetensors" in names
+    assert "ghosts_render/demo/selfies/artist.safetensors" in names
