@@ -5,6 +5,12 @@ message for all of them in one left-padded ``generate`` call that stops each row
 break, and parses the rows with the original work's regexes (``ghosts_render.textgen.parse``).
 Sampling happens in ``RowSampler``: every candidate message draws from its own seeded stream,
 so its text does not depend on which runs share its batch, and a resumed render is exact.
+
+Deviations from the original, on purpose: a message ends at its line break (the original
+generated 128 tokens and kept the first tagged piece, which for line-per-message training data
+is the same line); a run's context starts empty (the same as the installation's memory=1);
+``best_of`` prefers a valid candidate that does not repeat the run (the original picked one at
+random); and a message is retried at most ``max_attempts`` times.
 """
 
 from __future__ import annotations
