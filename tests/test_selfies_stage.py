@@ -29,42 +29,28 @@ from ghosts_render.stages.selfies import (
     render_selfies,
 )
 
+DATA = Path(__file__).parent / "data" / "stylegan"
 RESOLUTION = 16
 WEBP_SIZE = 12
 
 
-def _build_network(seed: int) -> torch.nn.Module:
-    """A tiny StyleGAN3-T of ours with seeded random weights."""
-    StyleGAN3Generator = pytest.importorskip("ghosts_render.stylegan.stylegan3").StyleGAN3Generator
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = StyleGAN3Generator(
-            z_dim=8,
-            c_dim=0,
-            w_dim=8,
-            img_resolution=RESOLUTION,
-            img_channels=3,
-            mapping_kwargs={"num_layers": 2},
-            channel_base=256,
-            channel_max=8,
-            num_layers=4,
-        )
-        # A fresh generator's output layer is near zero; spread the weights for visible images.
-        for p in G.parameters():
-            p.data.normal_(0.0, 1.0)
-    return G.eval()
-
-
 @pytest.fixture(scope="module")
 def networks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    write_exported = pytest.importorskip("ghosts_render.stylegan.export").write_exported
+    """Artist: an official-format pickle; scientist: an exported seeded StyleGAN2 of ours."""
+    from ghosts_render.stylegan import load_network
+    from ghosts_render.stylegan.export import write_exported
+    from ghosts_render.stylegan.stylegan2 import StyleGAN2Generator
+
+    artist = DATA / "stylegan2-sg3repo.pkl"
+    kwargs = load_network(artist, "cpu").init_kwargs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        G = StyleGAN2Generator(**kwargs)
+        for p in G.parameters():  # a fresh network's output is near flat; make it visible
+            p.data.normal_(0.0, 0.5)
     folder = tmp_path_factory.mktemp("networks")
-    paths = {}
-    for seed, role in enumerate(("artist", "scientist")):
-        write_exported(_build_network(seed), folder / role)
-        paths[role] = folder / f"{role}.safetensors"
-    return paths
+    write_exported(G, folder / "scientist")
+    return {"artist": artist, "scientist": folder / "scientist.safetensors"}
 
 
 def _config(networks: dict[str, Path], **selfies: object) -> RunConfig:
@@ -193,7 +179,11 @@ def test_every_job_gets_files_and_a_record(networks: dict[str, Path], tmp_path: 
     identity = result.networks["artist"]
     assert identity["sha256"] == hashlib.sha256(networks["artist"].read_bytes()).hexdigest()
     assert identity["resolution"] == RESOLUTION and identity["demo"] is False
-    assert identity["kind"] == "stylegan3-t"
+    assert identity["kind"] == "stylegan2" and identity["path"] == str(networks["artist"])
+    assert (
+        result.networks["scientist"]["sha256"]
+        == hashlib.sha256(networks["scientist"].read_bytes()).hexdigest()
+    )
 
 
 def test_selfies_differ_by_seed_and_by_role(networks: dict[str, Path], tmp_path: Path) -> None:
@@ -211,7 +201,7 @@ def test_same_jobs_give_the_same_bytes_batched_pooled_or_not(
     networks: dict[str, Path], tmp_path: Path
 ) -> None:
     render_selfies(JOBS, _config(networks, batch_size=1), tmp_path / "a", "cpu", encode_workers=0)
-    render_selfies(JOBS, _config(networks, batch_size=4), tmp_path / "b", "cpu", encode_workers=2)
+    render_selfies(JOBS, _config(networks, batch_size=4), tmp_path / "b", "cpu", encode_workers=1)
     first, second = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert len(first) == 2 * len(JOBS)
     assert first == second
@@ -316,3 +306,14 @@ def test_bench_times_batched_against_single(networks: dict[str, Path]) -> None:
     for mode in ("single", "batched"):
         r = result[mode]
         assert r["seconds"] > 0 and r["selfies_per_s"] == pytest.approx(3 / r["seconds"])
+
+
+@pytest.mark.gpu
+def test_render_on_cuda_writes_the_same_records(networks: dict[str, Path], tmp_path: Path) -> None:
+    cfg = _config(networks)
+    on_gpu = render_selfies(JOBS, cfg, tmp_path / "gpu", "cuda", encode_workers=2)
+    on_cpu = render_selfies(JOBS, cfg, tmp_path / "cpu", "cpu")
+    assert on_gpu.by_message == on_cpu.by_message
+    assert (on_gpu.rendered, on_gpu.reused) == (len(JOBS), 0)
+    again = render_selfies(JOBS, cfg, tmp_path / "gpu", "cuda")
+    assert (again.rendered, again.reused) == (0, len(JOBS))
