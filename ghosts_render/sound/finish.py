@@ -41,11 +41,11 @@ class EncodedSound:
         """Return the JSON-able figures (rounded) for the archive's provenance."""
         return {
             "duration_ms": self.duration_ms,
-            "input_lufs": round(self.input_lufs, 2),
-            "gain_db": round(self.gain_db, 2),
-            "lufs": round(self.lufs, 2),
-            "true_peak_dbtp": round(self.true_peak_dbtp, 2),
-            "ceiling_limited": self.ceiling_limited,
+            "input_lufs": round(float(self.input_lufs), 2),
+            "gain_db": round(float(self.gain_db), 2),
+            "lufs": round(float(self.lufs), 2),
+            "true_peak_dbtp": round(float(self.true_peak_dbtp), 2),
+            "ceiling_limited": bool(self.ceiling_limited),
             "bytes": len(self.data),
         }
 
@@ -88,7 +88,7 @@ def render_mp3(samples: np.ndarray, target_lufs: float, ceiling_dbtp: float) -> 
         gain_db=gain_db,
         lufs=after.momentary_max_lufs,
         true_peak_dbtp=after.true_peak_dbtp,
-        ceiling_limited=gain_db < target_gain - 1e-6,
+        ceiling_limited=bool(gain_db < target_gain - 1e-6),
     )
 
 
