@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -283,9 +284,21 @@ def plan_webmanifest(conversation: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
 
 
-def plan_precache(archive_dir: Path) -> tuple[list[str], str]:
-    """List every file the service worker caches (relative URLs) and a version hash of them all."""
-    urls, digest = [], hashlib.sha256()
+@dataclass(frozen=True, slots=True)
+class Precache:
+    """What the service worker caches: at install (`eager`) or when first shown (`lazy`)."""
+
+    eager: list[str]  # pages, scripts, styles, icons, fonts, sounds: what playback needs
+    lazy: list[str]  # selfies and other large media: cached on first fetch, so a phone
+    # scanning the QR code does not download every selfie of the loop up front
+    version: str  # hash of every file's path and content: a new build gives a new cache
+
+
+def plan_precache(archive_dir: Path) -> Precache:
+    """List the archive's files as relative URLs for the service worker, with a version hash."""
+    eager: list[str] = []
+    lazy: list[str] = []
+    digest = hashlib.sha256()
     for path in sorted(archive_dir.rglob("*")):
         rel = path.relative_to(archive_dir).as_posix()
         if (
@@ -294,9 +307,12 @@ def plan_precache(archive_dir: Path) -> tuple[list[str], str]:
             or any(part.startswith(".") for part in rel.split("/"))
         ):
             continue
-        urls.append(quote(rel))
+        is_lazy = rel == "conversation.json" or (
+            rel.startswith("media/") and not rel.startswith("media/sounds/")
+        )
+        (lazy if is_lazy else eager).append(quote(rel))
         digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
-    return urls, digest.hexdigest()[:16]
+    return Precache(eager=eager, lazy=lazy, version=digest.hexdigest()[:16])
 
 
 def _remove_stale_transcripts(archive_dir: Path, keep: set[str]) -> None:
@@ -361,8 +377,12 @@ def _write_static(archive_dir: Path) -> list[Path]:
 
 def _write_service_worker(archive_dir: Path) -> Path:
     """Write sw.js last, with the precache list of every file now in the archive."""
-    urls, version = plan_precache(archive_dir)
-    text = _environment().get_template("sw.js").render(precache=urls, version=version)
+    plan = plan_precache(archive_dir)
+    text = (
+        _environment()
+        .get_template("sw.js")
+        .render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
+    )
     dest = archive_dir / "sw.js"
     write_text_atomic(dest, text)
     return dest

@@ -5,6 +5,8 @@
 
 const VERSION = {{ version|tojson }};
 const PRECACHE = {{ precache|tojson }};
+// Large media (selfies): cached the first time the page shows them, not at install.
+const LAZY = new Set({{ lazy|tojson }}.map((url) => new URL(url, self.registration.scope).href));
 // Caches are per origin, not per folder: name them by scope so two archives on one host
 // (two sub-paths) never delete each other's files.
 const PREFIX = 'ghosts-render ' + self.registration.scope + ' ';
@@ -41,9 +43,15 @@ async function respond(request) {
   // Query strings (?t=, ?kiosk=1, ?day=) select a moment, not a file: match without them.
   const key = url.pathname.endsWith('/') ? new URL('index.html', url).href : url.href.split(/[?#]/)[0];
   const cached = await cache.match(key, {ignoreSearch: true});
-  if (!cached) return fetch(request);
+  if (!cached) return LAZY.has(key) ? fetchAndKeep(cache, key, request) : fetch(request);
   const range = request.headers.get('range');
   return range ? partial(cached, range) : cached;
+}
+
+async function fetchAndKeep(cache, key, request) {
+  const response = await fetch(request);
+  if (response.status === 200) await cache.put(key, response.clone());
+  return response;
 }
 
 // Media elements ask for byte ranges and Safari refuses a 200 in reply, so answer 206 from the

@@ -187,13 +187,21 @@ def test_every_url_is_relative_and_points_at_a_file(archive: Path) -> None:
 def test_precache_lists_every_file_and_its_version_follows_content(archive: Path) -> None:
     write_site(archive)
     sw = (archive / "sw.js").read_text()
-    precache = json.loads(re.search(r"const PRECACHE = (\[.*?\]);", sw).group(1))
+    eager = json.loads(re.search(r"const PRECACHE = (\[.*?\]);", sw).group(1))
+    lazy = json.loads(re.search(r"const LAZY = new Set\((\[.*?\])\.map", sw).group(1))
     files = sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file())
-    assert sorted(unquote(u) for u in precache) == [f for f in files if f != "sw.js"]
-    urls, version = plan_precache(archive)
-    assert urls == precache and f'const VERSION = "{version}"' in sw
+    assert sorted(unquote(u) for u in eager + lazy) == [f for f in files if f != "sw.js"]
+    assert {"index.html", "conversation.js", "assets/player.js", "media/sounds/tone.mp3"} <= set(
+        eager
+    )
+    assert sorted(lazy) == [
+        "conversation.json",
+        *(f"media/selfies/artist-7.{x}" for x in ("jpg", "webp")),
+    ]
+    plan = plan_precache(archive)
+    assert (plan.eager, plan.lazy) == (eager, lazy) and f'const VERSION = "{plan.version}"' in sw
     (archive / "media/sounds/tone.mp3").write_bytes(b"\xff\xfb" + bytes(64))
-    assert plan_precache(archive)[1] != version
+    assert plan_precache(archive).version != plan.version
 
 
 def test_rebuild_is_byte_identical(archive: Path) -> None:
