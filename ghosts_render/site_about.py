@@ -172,6 +172,10 @@ def plan_markdown_text(value: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _duration_words(ms: int) -> str:
     minutes = round(ms / 60000)
     hours, minutes = divmod(minutes, 60)
@@ -203,7 +207,8 @@ device, sees the same moment of it.{demo}
 
 ## This archive
 
-- {len(messages)} messages in {runs} conversation runs, {selfies} of them with a selfie
+- {_count(len(messages), "message")} in {_count(runs, "conversation run")}, \
+{_count(selfies, "selfie")}
 - one loop lasts {_duration_words(conversation["duration"])}, then it starts again
 - rendered once, offline, by ghosts-render {plan_markdown_text(version)}[^render]
 
