@@ -94,12 +94,21 @@ def stretch_frames(magnitude: np.ndarray, frames: int) -> np.ndarray:
     return magnitude[lo] * (1 - frac) + magnitude[hi] * frac
 
 
-def _smooth(field: np.ndarray, frames: int, bins: int) -> np.ndarray:
-    for axis, width in ((0, frames), (1, bins)):
-        kernel = np.hanning(width + 2)[1:-1]
-        kernel /= kernel.sum()
-        field = np.apply_along_axis(lambda v, k=kernel: np.convolve(v, k, mode="same"), axis, field)
-    return field
+def smooth_axis(values: np.ndarray, width: int, axis: int) -> np.ndarray:
+    """Smear an array along one axis with a normalised Hann kernel of `width` taps."""
+    if width <= 1:
+        return values
+    kernel = np.hanning(width + 2)[1:-1]
+    kernel /= kernel.sum()
+    before = (width - 1) // 2
+    pads = [(0, 0)] * values.ndim
+    pads[axis] = (before, width - 1 - before)
+    padded = np.pad(values, pads)
+    size = values.shape[axis]
+    out = np.zeros_like(values)
+    for k, weight in enumerate(kernel):  # a few shifted copies beat a per-column convolve
+        out += weight * np.take(padded, np.arange(k, k + size), axis=axis)
+    return out
 
 
 def render_blend(
@@ -119,13 +128,10 @@ def render_blend(
         mag /= np.sqrt(np.mean(mag**2)) + 1e-12  # unit RMS: weights share timbre, not level
         mix += w * stretch_frames(mag, frames) ** style.power
     mix = mix ** (1 / style.power)
-    noise = _smooth(rng.standard_normal(mix.shape), 6, 24)
+    noise = smooth_axis(smooth_axis(rng.standard_normal(mix.shape), 6, 0), 24, 1)
     noise /= np.abs(noise).max() + 1e-12
     mix *= 10 ** (style.perturb_db * noise / 20)
-    if style.blur_frames > 1:
-        kernel = np.hanning(style.blur_frames + 2)[1:-1]
-        kernel /= kernel.sum()
-        mix = np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="same"), 0, mix)
+    mix = smooth_axis(mix, style.blur_frames, 0)  # like NSynth's 31 Hz latent
     # The pitch trick: squeeze the encoding in time, decode, then play it back slower.
     short = int(round(length * style.pitch))
     decoded = griffin_lim(stretch_frames(mix, frame_count(short)), short, style.gl_iters, rng)

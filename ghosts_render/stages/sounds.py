@@ -87,6 +87,8 @@ def render_sounds(
     messages done (they add up to len(jobs)).
     """
     check_mp3_support()
+    if cfg.sounds.count < 0:
+        raise StageError(f"sounds.count must be 0 (automatic) or more, got {cfg.sounds.count}")
     warnings: list[str] = []
     _check_senders(jobs, cfg)
     folders: dict[str, list[Source]] = {}
@@ -202,11 +204,20 @@ def _folder_pools(
             mode="folder",
             roles=tuple(names),
             size=len(usable),
-            render=lambda i, usable=usable: usable[i].samples,  # type: ignore[misc]
+            render=_source_renderer([s.samples for s in usable if s.samples is not None]),
             info={"folder": folder, "sources": [s.name for s in usable]},
         )
         pools.update(dict.fromkeys(names, pool))
     return pools
+
+
+def _source_renderer(samples: list[np.ndarray]) -> Callable[[int], np.ndarray]:
+    """Return a bank renderer that hands out the loaded files themselves."""
+
+    def render(i: int) -> np.ndarray:
+        return samples[i]
+
+    return render
 
 
 def _abstraction_pools(
