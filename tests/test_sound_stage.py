@@ -263,3 +263,11 @@ def test_missing_mp3_support_is_one_clear_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sound_io.sf, "available_formats", lambda: {"WAV": "WAV"})
     with pytest.raises(StageError, match="cannot write MP3.*pip install --upgrade soundfile"):
         check_mp3_support()
+
+
+def test_abstractions_split_a_shared_folder_when_each_role_gets_two(tmp_path: Path) -> None:
+    folder = sound_folder(tmp_path / "sounds", [300.0, 500.0, 800.0, 1300.0], seconds=0.35)
+    cfg = config(mode="abstractions", folder=str(folder), count=1)
+    result = render_sounds(conversation(2), cfg, tmp_path / "out")
+    artist, scientist = (set(p["sources"]) for p in result.provenance["pools"])
+    assert len(artist) == len(scientist) == 2 and artist.isdisjoint(scientist)
