@@ -105,6 +105,8 @@ def _check_decoded(data: bytes, frames: int) -> np.ndarray:
             f"an MP3 read back as {channels} channel(s), {rate} Hz, {len(decoded)} frames "
             f"instead of mono, {SAMPLE_RATE_HZ} Hz, {frames} frames: reinstall soundfile"
         )
+    if not MIN_S - 0.001 <= frames / SAMPLE_RATE_HZ <= MAX_S + 0.001:
+        raise StageError(f"a sound of {frames} frames is outside 0.3-2 s: a bug, please report it")
     if not np.isfinite(decoded).all():
         raise StageError("an MP3 read back with invalid samples: reinstall soundfile")
     return decoded
