@@ -416,6 +416,10 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
         problems.append(
             f'sounds.mode: must be "folder", "abstractions" or "procedural", got {cfg.sounds.mode!r}'
         )
+    if cfg.sounds.count < 0:
+        problems.append(f"sounds.count: must be 0 (automatic) or more, got {cfg.sounds.count}")
+    if not -40 <= cfg.sounds.target_lufs <= -6:
+        problems.append(f"sounds.target_lufs: must be between -40 and -6, got {cfg.sounds.target_lufs}")
     if cfg.sounds.true_peak_dbtp > 0:
         problems.append(f"sounds.true_peak_dbtp: must be 0 or below, got {cfg.sounds.true_peak_dbtp}")
     _validate_player(cfg.player, problems)

@@ -282,7 +282,13 @@ def _run_sounds(cfg, conversation, jobs, archive, progress, report, provenance) 
 
     t = time.perf_counter()
     with progress.bar("sounds", len(jobs), "msg") as update:
-        result = sounds.render_sounds(jobs, cfg, archive, on_progress=update)
+        done = [0]
+
+        def advance(n: int) -> None:  # render_sounds reports increments
+            done[0] += n
+            update(done[0])
+
+        result = sounds.render_sounds(jobs, cfg, archive, on_progress=advance)
     for m in conversation["messages"]:
         m["sound"] = result.by_message[m["id"]]
     report.sounds = len({s["src"] for s in result.by_message.values()})
