@@ -61,7 +61,9 @@ def read_json(path: Path, what: str) -> Any:
     except FileNotFoundError:
         raise ArchiveError(f"{path} does not exist: is this a ghosts-render {what}?") from None
     except (OSError, ValueError) as e:
-        raise ArchiveError(f"{path} is not readable JSON ({e}); restore it or render again") from None
+        raise ArchiveError(
+            f"{path} is not readable JSON ({e}); restore it or render again"
+        ) from None
 
 
 def read_conversation(archive_dir: Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``ghosts-render bench``: each batched stage against the original's one-at-a-time way, side by side.
+"""``ghosts-render bench``: each batched stage against the original's one-at-a-time way."""
 
 Both sides run in this one process on the same model and device, so the ratio is fair; the last
 line printed is the text stage's ``speedup: N.Nx`` (messages per second, lockstep over naive).
@@ -80,7 +80,9 @@ def _bench_sounds(cfg) -> Iterator[str]:
     from ghosts_render.stages.sounds import SoundJob, render_sounds
 
     roles = cfg.role_names()
-    jobs = [SoundJob(message_id=f"m{i:05d}", sender=roles[i % len(roles)]) for i in range(cfg.turns)]
+    jobs = [
+        SoundJob(message_id=f"m{i:05d}", sender=roles[i % len(roles)]) for i in range(cfg.turns)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         result = render_sounds(jobs, cfg, Path(tmp))

@@ -23,7 +23,9 @@ def check_archive(archive_dir: Path) -> list[str]:
         if not (archive_dir / page).is_file():
             problems.append(f"{page} is missing: run `ghosts-render site {archive_dir}`")
     if problems:
-        listed = "; ".join(problems[:12]) + (f"; and {len(problems) - 12} more" if len(problems) > 12 else "")
+        listed = "; ".join(problems[:12]) + (
+            f"; and {len(problems) - 12} more" if len(problems) > 12 else ""
+        )
         raise ArchiveError(f"{archive_dir} has {len(problems)} problem(s): {listed}")
     notes = [f"{len(conversation['messages'])} messages, {len(manifest.get('files', {}))} files"]
     changed = [rel for rel in edited if rel not in missing]

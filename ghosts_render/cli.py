@@ -85,7 +85,9 @@ def render(
     ] = False,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Print the resolved config and plan; load and write nothing."),
+        typer.Option(
+            "--dry-run", help="Print the resolved config and plan; load and write nothing."
+        ),
     ] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log more detail.")] = False,
     quiet: Annotated[

@@ -11,12 +11,13 @@ import dataclasses
 import json
 import logging
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ghosts_render.errors import ConfigError
 
@@ -172,7 +173,9 @@ def _coerce(value: Any, default: Any, where: str, problems: list[str]) -> Any:
             isinstance(v, type(default[0]) if default else object) or _is_number_like(v, default)
             for v in value
         )
-        value = tuple(float(v) if _is_number_like(v, default) else v for v in value) if ok else value
+        value = (
+            tuple(float(v) if _is_number_like(v, default) else v for v in value) if ok else value
+        )
     else:  # pragma: no cover - every field has a typed default
         ok = True
     if not ok:
@@ -290,7 +293,9 @@ def _build_roles(table: Any, problems: list[str]) -> tuple[RoleConfig, ...]:
         base = defaults.get(name, RoleConfig(name=name))
         role = _build(RoleConfig, sub, f"roles.{name}", problems, name=name)
         explicit = {k: getattr(role, k) for k in sub} if isinstance(sub, Mapping) else {}
-        roles.append(dataclasses.replace(base, **{k: v for k, v in explicit.items() if k != "name"}))
+        roles.append(
+            dataclasses.replace(base, **{k: v for k, v in explicit.items() if k != "name"})
+        )
     return tuple(roles)
 
 
@@ -335,9 +340,7 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
             if not Path(sounds).is_dir():
                 problems.append(f"roles.{role.name}.sounds: {sounds} is not a folder")
         label = role.label or role.name
-        roles.append(
-            dataclasses.replace(role, selfies=str(path), sounds=sounds, label=label)
-        )
+        roles.append(dataclasses.replace(role, selfies=str(path), sounds=sounds, label=label))
 
     sounds_cfg = cfg.sounds
     if sounds_cfg.mode in ("folder", "abstractions"):
@@ -403,7 +406,9 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
             problems.append(f'roles.{role.name}.side: must be "left" or "right", got {role.side!r}')
     s = cfg.selfies
     if s.noise_mode not in ("const", "random", "none"):
-        problems.append(f'selfies.noise_mode: must be "const", "random" or "none", got {s.noise_mode!r}')
+        problems.append(
+            f'selfies.noise_mode: must be "const", "random" or "none", got {s.noise_mode!r}'
+        )
     if not 1 <= s.jpeg_quality <= 95:
         problems.append(f"selfies.jpeg_quality: must be 1..95, got {s.jpeg_quality}")
     if not 1 <= s.webp_quality <= 100:
@@ -414,14 +419,19 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
         problems.append(f"selfies.batch_size: must be 0 (automatic) or more, got {s.batch_size}")
     if cfg.sounds.mode not in ("folder", "abstractions", "procedural"):
         problems.append(
-            f'sounds.mode: must be "folder", "abstractions" or "procedural", got {cfg.sounds.mode!r}'
+            'sounds.mode: must be "folder", "abstractions" or "procedural", '
+            f"got {cfg.sounds.mode!r}"
         )
     if cfg.sounds.count < 0:
         problems.append(f"sounds.count: must be 0 (automatic) or more, got {cfg.sounds.count}")
     if not -40 <= cfg.sounds.target_lufs <= -6:
-        problems.append(f"sounds.target_lufs: must be between -40 and -6, got {cfg.sounds.target_lufs}")
+        problems.append(
+            f"sounds.target_lufs: must be between -40 and -6, got {cfg.sounds.target_lufs}"
+        )
     if cfg.sounds.true_peak_dbtp > 0:
-        problems.append(f"sounds.true_peak_dbtp: must be 0 or below, got {cfg.sounds.true_peak_dbtp}")
+        problems.append(
+            f"sounds.true_peak_dbtp: must be 0 or below, got {cfg.sounds.true_peak_dbtp}"
+        )
     _validate_player(cfg.player, problems)
     if cfg.turns < 1:
         problems.append(f"turns: must be at least 1, got {cfg.turns}")
@@ -434,7 +444,9 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
 def _validate_text(cfg: RunConfig, problems: list[str]) -> None:
     t = cfg.text
     if t.role_format.count("{role}") != 1:
-        problems.append(f"text.role_format: must contain {{role}} exactly once, got {t.role_format!r}")
+        problems.append(
+            f"text.role_format: must contain {{role}} exactly once, got {t.role_format!r}"
+        )
         return
     if not t.image_tag.strip():
         problems.append("text.image_tag: must not be empty")

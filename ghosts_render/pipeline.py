@@ -90,7 +90,9 @@ def plan_fingerprint(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
     config = cfg.to_dict()
     config.pop("device")
     config.pop("config_path")
-    payload = dump_json({"tool": __version__, "config": config, "text": text_identity}, sort_keys=True)
+    payload = dump_json(
+        {"tool": __version__, "config": config, "text": text_identity}, sort_keys=True
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -249,9 +251,7 @@ def plan_conversation(cfg: RunConfig, messages: list[Any]) -> tuple[dict[str, An
         "version": CONVERSATION_VERSION,
         "title": cfg.title,
         "demo": bool(cfg.demo),
-        "roles": {
-            r.name: {"label": r.label, "side": r.side, "color": r.color} for r in cfg.roles
-        },
+        "roles": {r.name: {"label": r.label, "side": r.side, "color": r.color} for r in cfg.roles},
         "duration": timeline.duration,
         "player": {
             "max_messages": cfg.player.max_messages,

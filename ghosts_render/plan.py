@@ -14,7 +14,11 @@ def describe_plan(cfg: RunConfig, out: Path) -> str:
     out = out.resolve()
     work = partial_dir(out)
     t = cfg.text
-    runs = cfg.turns if t.run_length == 0 else cfg.turns / max(1.0, t.run_length * sum(t.run_deviation) / 2)
+    runs = (
+        cfg.turns
+        if t.run_length == 0
+        else cfg.turns / max(1.0, t.run_length * sum(t.run_deviation) / 2)
+    )
     # A typical message: 49 characters (the original chat's mean), one in ten with a selfie.
     typical = plan_cost_s(Beat("", 49, False, False), cfg.pacing) + 0.1 * cfg.pacing.image_time
     plan = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 from collections.abc import Callable
@@ -18,10 +19,10 @@ def serve(archive: Path, port: int, announce: Callable[[str], None]) -> None:
     try:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as e:
-        raise ArchiveError(f"cannot serve on 127.0.0.1:{port} ({e.strerror}); try --port 0") from None
+        raise ArchiveError(
+            f"cannot serve on 127.0.0.1:{port} ({e.strerror}); try --port 0"
+        ) from None
     with server:
         announce(f"http://127.0.0.1:{server.server_address[1]}/")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

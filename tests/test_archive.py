@@ -1,4 +1,4 @@
-"""The archive on disk: manifest hashes, all-or-nothing moves, and never replacing a person's work."""
+"""The archive on disk: manifest hashes, all-or-nothing moves, never replacing a person's work."""
 
 from __future__ import annotations
 

@@ -80,7 +80,7 @@ def test_manifest_records_provenance_and_every_file(reference):
     assert "text.model" in manifest["demo"]
     assert manifest["models"]["text"]["demo"] is True
     assert manifest["config"]["text"]["temperature"] == 1.3
-    files = {p for p in archive_digest(reference)}
+    files = set(archive_digest(reference))
     assert set(manifest["files"]) == files
     for rel, meta in manifest["files"].items():
         assert meta["sha256"] == sha256_file(reference / rel)
