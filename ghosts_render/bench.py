@@ -1,4 +1,4 @@
-"""``ghosts-render bench``: each batched stage against the original's one-at-a-time way."""
+"""``ghosts-render bench``: each batched stage against the original's one-at-a-time way.
 
 Both sides run in this one process on the same model and device, so the ratio is fair; the last
 line printed is the text stage's ``speedup: N.Nx`` (messages per second, lockstep over naive).
