@@ -317,3 +317,15 @@ def test_render_on_cuda_writes_the_same_records(networks: dict[str, Path], tmp_p
     assert (on_gpu.rendered, on_gpu.reused) == (len(JOBS), 0)
     again = render_selfies(JOBS, cfg, tmp_path / "gpu", "cuda")
     assert (again.rendered, again.reused) == (0, len(JOBS))
+
+
+def test_bench_network_is_a_seeded_stylegan3_t() -> None:
+    from ghosts_render.stages.selfies import generate_bench_network
+
+    G = generate_bench_network(resolution=16, seed=3)
+    assert (G.kind, G.img_resolution, G.z_dim) == ("stylegan3-t", 16, 512)
+    same, other = generate_bench_network(16, seed=3), generate_bench_network(16, seed=4)
+    weights = [G.state_dict(), same.state_dict(), other.state_dict()]
+    assert all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
+    assert not all(torch.equal(v, weights[2][k]) for k, v in weights[0].items())
+    assert not any(p.requires_grad for p in G.parameters())

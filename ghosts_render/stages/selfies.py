@@ -339,3 +339,24 @@ def _rate(n: int, seconds: float, batch_size: int) -> dict[str, float | int]:
         "batch_size": batch_size,
         "seconds": seconds,
     }
+
+
+def generate_bench_network(
+    resolution: int = 1024, seed: int = 0, device: str = "cpu"
+) -> torch.nn.Module:
+    """Return a StyleGAN3-T of the official config-T size with seeded random weights (timing)."""
+    import torch
+
+    from ghosts_render.stylegan.stylegan3 import StyleGAN3Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = StyleGAN3Generator(
+            z_dim=512,
+            c_dim=0,
+            w_dim=512,
+            img_resolution=resolution,
+            img_channels=3,
+            mapping_kwargs={"num_layers": 2},
+        )
+    return G.eval().requires_grad_(False).to(device)
