@@ -48,11 +48,8 @@ def run_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> dict[str, An
     with torch.random.fork_rng(devices=cuda), torch.inference_mode():
         torch.manual_seed(cfg.seed)
         while done < n_messages:
-            if run_left <= 0:
-                if not deck:
-                    deck = list(cfg.text.prompts)
-                    rng.shuffle(deck)
-                memory = [*memory, deck.pop()][-cfg.text.memory :]
+            if run_left <= 0:  # a new run opens with the next prompt of the deck
+                memory = [*memory, _deal(deck, cfg, rng)][-cfg.text.memory :]
                 run_left = _naive_run_length(cfg, rng, n_messages) - 1
                 done += 1
                 continue
@@ -73,6 +70,14 @@ def run_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> dict[str, An
                 memory = [*memory, piece.raw][-cfg.text.memory :]
                 done, run_left, attempt = done + 1, run_left - 1, 0
     return {**stats, "seconds": time.perf_counter() - started}
+
+
+def _deal(deck: list[str], cfg: RunConfig, rng: random.Random) -> str:
+    """Pop the next prompt, reshuffling the deck when it is empty (the original's Prompts.get)."""
+    if not deck:
+        deck.extend(cfg.text.prompts)
+        rng.shuffle(deck)
+    return deck.pop()
 
 
 def _naive_run_length(cfg: RunConfig, rng: random.Random, n_messages: int) -> int:
