@@ -329,3 +329,19 @@ def test_bench_network_is_a_seeded_stylegan3_t() -> None:
     assert all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
     assert not all(torch.equal(v, weights[2][k]) for k, v in weights[0].items())
     assert not any(p.requires_grad for p in G.parameters())
+
+
+def test_stylegan3_selfies_are_what_gen_images_renders(tmp_path: Path) -> None:
+    pickle = DATA / "stylegan3-t.pkl"
+    roles = (RoleConfig("artist", selfies=str(pickle)),)
+    cfg = RunConfig(roles=roles, selfies=SelfieConfig(truncation_psi=0.7))
+    jobs = [SelfieJob("m1", "artist", 2), SelfieJob("m2", "artist", 3)]
+    result = render_selfies(jobs, cfg, tmp_path, "cpu")
+    assert result.networks["artist"]["kind"] == "stylegan3-t"
+    expected_dir = DATA / "expected" / "stylegan3-t" / "psi0.7-const"
+    expected = {s: np.asarray(Image.open(expected_dir / f"seed000{s}.png"), float) for s in (2, 3)}
+    for job in jobs:
+        with Image.open(tmp_path / result.by_message[job.message_id]["src"]) as im:
+            ours = np.asarray(im.convert("RGB"), float)
+        right, wrong = expected[job.seed], expected[5 - job.seed]
+        assert np.abs(ours - right).mean() < 0.25 * np.abs(ours - wrong).mean()
