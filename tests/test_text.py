@@ -11,7 +11,7 @@ import torch
 from tokenizers import ByteLevelBPETokenizer
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from ghosts_render.config import DEFAULT_ROLES, RoleConfig, RunConfig, TextConfig
+from ghosts_render.config import DEFAULT_ROLES, DEMO_TEXT_MODEL, RoleConfig, RunConfig, TextConfig
 from ghosts_render.errors import StageError
 from ghosts_render.stages import text as text_stage
 from ghosts_render.stages.text import (
@@ -302,3 +302,18 @@ def test_naive_baseline_generates_full_length_samples(tiny):
     assert stats.decode_steps >= stats.generate_calls * (128 - 40)
     again = generate_naive(tiny, _cfg(), 3)
     assert (again.generate_calls, again.decode_steps) == (stats.generate_calls, stats.decode_steps)
+
+
+DEMO_WEIGHTS = DEMO_TEXT_MODEL / "model.safetensors"
+
+
+@pytest.mark.skipif(not DEMO_WEIGHTS.is_file(), reason="the demo text model is not built yet")
+def test_the_shipped_demo_model_writes_a_conversation_with_the_defaults():
+    demo = load_text_model(DEMO_WEIGHTS.parent, None, "cpu")
+    cfg = RunConfig(turns=60, seed=0, roles=DEFAULT_ROLES)
+    result = generate_conversation(demo, cfg)
+    generated = [m for m in result.messages if not m.new_run]
+    assert len(result.messages) == 60 and len(generated) >= 50
+    assert {m.sender for m in generated} == {"artist", "scientist"}
+    assert any(m.selfie for m in generated)
+    assert result.stats.retries + result.stats.runs_ended_early <= 6

@@ -226,3 +226,16 @@ def test_a_model_that_is_not_gpt2_is_refused(folders, tmp_path):
     config = json.loads((hf / "config.json").read_text())
     (hf / "config.json").write_text(json.dumps({**config, "model_type": "llama"}))
     assert "GPT-2 models only" in _error(hf)
+
+
+def test_a_sharded_checkpoint_loads_and_every_shard_is_hashed(folders, tmp_path):
+    ref = load_text_model(folders["hf"], None, "cpu")
+    sharded = tmp_path / "sharded"
+    ref.model.save_pretrained(sharded, max_shard_size="40KB")
+    shutil.copy(folders["hf"] / "tokenizer.json", sharded)
+    shutil.copy(folders["hf"] / "tokenizer_config.json", sharded)
+    tm = load_text_model(sharded, None, "cpu")
+    assert _same_weights(tm.model, ref.model)
+    files = tm.identity()["files"]
+    shards = [n for n in files if n.startswith("model-") and n.endswith(".safetensors")]
+    assert "model.safetensors.index.json" in files and len(shards) >= 2

