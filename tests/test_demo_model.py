@@ -84,7 +84,7 @@ def test_committed_corpus_is_what_the_seeded_script_writes() -> None:
 
 @pytest.fixture(scope="module")
 def demo() -> tuple[GPT2LMHeadModel, object]:
-    tok = AutoTokenizer.from_pretrained(DEMO_TEXT_MODEL, local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(DEMO_TEXT_MODEL, local_files_only=True, padding_side="left")
     model = GPT2LMHeadModel.from_pretrained(DEMO_TEXT_MODEL, local_files_only=True)
     return model.eval(), tok
 
@@ -121,22 +121,21 @@ class RowSampler(LogitsProcessor):
 def test_demo_model_writes_valid_role_lines(demo) -> None:
     model, tok = demo
     newline_ids = [i for t, i in tok.get_vocab().items() if "Ċ" in t]  # byte-level "\n"
-    rows = 6
-    generated: list[str] = []
-    for p, prompt in enumerate(DEFAULT_PROMPTS):
-        enc = tok([prompt + "\n"] * rows, return_tensors="pt")
-        sampler = RowSampler([100 * p + r for r in range(rows)], 1.3, 6, 0.7)
-        with torch.no_grad():
-            out = model.generate(
-                **enc,
-                do_sample=False,
-                logits_processor=LogitsProcessorList([sampler]),
-                max_new_tokens=64,
-                eos_token_id=newline_ids + [tok.eos_token_id],
-                pad_token_id=tok.eos_token_id,
-            )
-        new = out[:, enc["input_ids"].shape[1] :]
-        generated += tok.batch_decode(new, skip_special_tokens=True)
+    rows = 6  # samples per default prompt; all prompts go in one left-padded batch
+    prompts = [prompt + "\n" for prompt in DEFAULT_PROMPTS for _ in range(rows)]
+    enc = tok(prompts, return_tensors="pt", padding=True)
+    sampler = RowSampler(list(range(len(prompts))), 1.3, 6, 0.7)
+    with torch.no_grad():
+        out = model.generate(
+            **enc,
+            do_sample=False,
+            logits_processor=LogitsProcessorList([sampler]),
+            max_new_tokens=64,
+            eos_token_id=newline_ids + [tok.eos_token_id],
+            pad_token_id=tok.eos_token_id,
+        )
+    new = out[:, enc["input_ids"].shape[1] :]
+    generated = tok.batch_decode(new, skip_special_tokens=True)
     parsed = [parse_first_message(g) if g.endswith("\n") else None for g in generated]
     valid = [m for m in parsed if m is not None]
     invalid = [g for g, m in zip(generated, parsed, strict=True) if m is None]
