@@ -22,6 +22,8 @@ import torch.nn.functional as F
 # cache on a CPU and let the allocator reuse memory. A GPU wants few, large launches instead.
 CPU_GROUP_BYTES = 6 * 2**20
 CUDA_GROUP_BYTES = 1024 * 2**20
+# Output rows per band on a CPU: large planes are cut into bands so each step stays in cache.
+CPU_BAND_ROWS = 64
 
 
 # --- filter design ---------------------------------------------------------------------------
@@ -93,43 +95,69 @@ def polyphase_bank(taps: torch.Tensor, factor: int, pad_lo: int) -> tuple[torch.
 
 
 def _take(x: torch.Tensor, dim: int, start: int, length: int) -> torch.Tensor:
-    """Samples [start, start+length) of x along dim, zeros where that range leaves x."""
+    """A contiguous copy of samples [start, start+length) of x along dim, zeros outside x."""
     size = x.shape[dim]
     first = min(max(start, 0), size)
     stop = max(min(size, start + length), first)
     lo = min(max(0, -start), length)
     hi = length - lo - (stop - first)
-    x = x.narrow(dim, first, stop - first)
-    if lo or hi:
-        x = F.pad(x, [0, 0] * (x.ndim - 1 - dim) + [lo, hi])
-    return x
+    shape = list(x.shape)
+    shape[dim] = length
+    out = x.new_empty(shape)
+    if lo:
+        out.narrow(dim, 0, lo).zero_()
+    if hi:
+        out.narrow(dim, length - hi, hi).zero_()
+    out.narrow(dim, lo, stop - first).copy_(x.narrow(dim, first, stop - first))
+    return out
 
 
-def upsample_axis(
-    planes: torch.Tensor, bank: torch.Tensor, offset: int, out_len: int, dim: int
+def tile_matrix(bank: torch.Tensor, steps: int) -> torch.Tensor:
+    """Dense block [factor*steps, steps+length-1] applying a polyphase bank to `steps` inputs.
+
+    Row `factor*s + r` holds phase r's filter, shifted by s: one matrix product then yields a whole
+    tile of upsampled samples, already interleaved in output order.
+    """
+    factor, length = bank.shape
+    rows = torch.arange(factor * steps, device=bank.device)
+    cols = (rows // factor)[:, None] + torch.arange(length, device=bank.device)[None, :]
+    block = bank.new_zeros([factor * steps, steps + length - 1])
+    block[rows[:, None], cols] = bank[rows % factor]
+    return block
+
+
+def upsample_rows(
+    x: torch.Tensor, bank: torch.Tensor, offset: int, out_len: int, tile: int = 8
 ) -> torch.Tensor:
-    """Polyphase upsampling of planes [P, 1, H, W] along dim 2 (rows) or 3 (columns)."""
+    """Polyphase upsampling of x [..., H, W] along H into out_len rows, as tiled matrix products."""
     factor, length = bank.shape
     steps = -(-out_len // factor)
-    x = _take(planes, dim, offset, steps + length - 1)
-    if dim == 3:
-        y = F.conv2d(x, bank.view(factor, 1, 1, length))  # [P, factor, H, steps]
-        y = y.permute(0, 2, 3, 1).reshape(x.shape[0], 1, x.shape[2], steps * factor)
-        return y[..., :out_len]
-    y = F.conv2d(x, bank.view(factor, 1, length, 1))  # [P, factor, steps, W]
-    y = y.transpose(1, 2).reshape(x.shape[0], 1, steps * factor, x.shape[3])
-    return y[:, :, :out_len]
+    tile = max(1, min(tile, steps))
+    count = -(-steps // tile)
+    block = tile_matrix(bank, tile)
+    x = _take(x, x.ndim - 2, offset, count * tile + length - 1)
+    windows = x.unfold(-2, block.shape[1], tile).transpose(-1, -2)  # [..., count, in, W]
+    y = torch.matmul(block, windows).flatten(-3, -2)  # [..., count*tile*factor, W]
+    return y.narrow(-2, 0, out_len)
 
 
-def downsample(planes: torch.Tensor, taps: torch.Tensor | None, factor: int) -> torch.Tensor:
-    """Low-pass filter planes [P, 1, H, W] (1D taps on each axis, 2D at once), then decimate."""
+def downsample_planes(planes: torch.Tensor, taps: torch.Tensor | None, factor: int) -> torch.Tensor:
+    """Low-pass filter planes [1, P, H, W] (1D taps on each axis, 2D at once), then decimate."""
     if taps is None:
         return planes[:, :, ::factor, ::factor]
+    count = planes.shape[1]
     kernel = taps.flip(list(range(taps.ndim)))
     if taps.ndim == 2:
-        return F.conv2d(planes, kernel[None, None], stride=factor)
-    planes = F.conv2d(planes, kernel.view(1, 1, 1, -1), stride=(1, factor))
-    return F.conv2d(planes, kernel.view(1, 1, -1, 1), stride=(factor, 1))
+        return F.conv2d(planes, kernel.expand(count, 1, *kernel.shape), stride=factor, groups=count)
+    length = kernel.shape[0]
+    planes = F.conv2d(
+        planes, kernel.view(1, 1, 1, length).expand(count, 1, 1, length),
+        stride=(1, factor), groups=count,
+    )  # fmt: skip
+    return F.conv2d(
+        planes, kernel.view(1, 1, length, 1).expand(count, 1, length, 1),
+        stride=(factor, 1), groups=count,
+    )  # fmt: skip
 
 
 def output_size(size: int, up: int, down: int, pad: tuple[int, int], up_taps: int, dn_taps: int):
@@ -138,6 +166,13 @@ def output_size(size: int, up: int, down: int, pad: tuple[int, int], up_taps: in
 
 
 # --- the fused op -----------------------------------------------------------------------------
+
+
+def split_bands(planes: torch.Tensor, start: int, step: int, length: int, count: int):
+    """Overlapping row bands of planes [1, P, H, W] -> [1, P*count, length, W], zeros outside."""
+    span = _take(planes, 2, start, (count - 1) * step + length)
+    bands = span.unfold(2, length, step).transpose(-1, -2)  # [1, P, count, length, W]
+    return bands.reshape(1, -1, length, planes.shape[3])
 
 
 def filtered_lrelu(
@@ -152,11 +187,13 @@ def filtered_lrelu(
     slope: float,
     clamp: float | None,
     group_bytes: int | None = None,
+    band_rows: int | None = None,
 ) -> torch.Tensor:
     """Bias, upsample, pad, filter, leaky ReLU * gain, clamp, filter, downsample, polyphase.
 
     x [N, C, H, W]; padding (left, right, top, bottom) at the upsampled rate, negative crops;
-    `up_filter` 1D (separable) or None, `down_filter` 1D, 2D (radial) or None.
+    `up_filter` 1D (separable) or None, `down_filter` 1D, 2D (radial) or None. The work runs
+    over bands of `band_rows` output rows, in groups of about `group_bytes` of upsampled data.
     """
     if up_filter is not None and up_filter.ndim != 1:
         raise ValueError("the upsampling filter must be one-dimensional (separable)")
@@ -164,33 +201,39 @@ def filtered_lrelu(
     px0, px1, py0, py1 = (int(p) for p in padding)
     ut = 1 if up_filter is None else up_filter.shape[0]
     dt = 1 if down_filter is None else down_filter.shape[-1]
-    up_w, up_h = w * up + px0 + px1 - ut + 1, h * up + py0 + py1 - ut + 1
+    out_h = output_size(h, up, down, (py0, py1), ut, dt)
+    out_w = output_size(w, up, down, (px0, px1), ut, dt)
     taps = x.new_ones([1]) if up_filter is None else up_filter.to(x.dtype)
     bank_w, off_w = polyphase_bank(taps * (up * gain), up, px0)
     bank_h, off_h = polyphase_bank(taps * up, up, py0)
-    fd = None if down_filter is None else down_filter.to(x.dtype)
     if bias is not None:
         x = x + bias.to(x.dtype).view(1, -1, 1, 1)
-    planes = x.reshape(n * c, 1, h, w)
-    out_h = output_size(h, up, down, (py0, py1), ut, dt)
-    out_w = output_size(w, up, down, (px0, px1), ut, dt)
-    out = x.new_empty([n * c, 1, out_h, out_w])
+    count = -(-out_h // (band_rows or (out_h if x.is_cuda else CPU_BAND_ROWS)))
+    rows = -(-out_h // count)
+    rows = -(-rows // up) * up  # a band must start on an input sample: whole polyphase cycles
+    count = -(-out_h // rows)
+    band_tmp = down * (rows - 1) + dt  # upsampled rows one band needs
+    band_in = -(-band_tmp // up) + bank_h.shape[1] - 1
+    bands = split_bands(x.reshape(1, n * c, h, w), off_h, rows * down // up, band_in, count)
+    up_w = w * up + px0 + px1 - ut + 1
+    identity = up == 1 and ut == 1 and not any((px0, px1, py0, py1))
+    out = x.new_empty([1, bands.shape[1], rows, out_w])
     budget = group_bytes or (CUDA_GROUP_BYTES if x.is_cuda else CPU_GROUP_BYTES)
-    group = max(1, budget // (4 * up_w * up_h))
-    for first in range(0, n * c, group):
-        part = planes[first : first + group]
-        if up > 1 or ut > 1 or px0 or px1:
-            part = upsample_axis(part, bank_w, off_w, up_w, dim=3)
-        else:
+    group = max(1, budget // (x.element_size() * up_w * band_tmp))
+    fd = None if down_filter is None else down_filter.to(x.dtype)
+    for first in range(0, bands.shape[1], group):
+        part = bands[:, first : first + group]
+        if identity:
             part = part * gain
-        if up > 1 or ut > 1 or py0 or py1:
-            part = upsample_axis(part, bank_h, off_h, up_h, dim=2)
+        else:
+            part = upsample_rows(part.transpose(2, 3), bank_w, off_w, up_w)  # [1, g, W', rows]
+            part = upsample_rows(part.transpose(2, 3), bank_h, 0, band_tmp)  # [1, g, rows', W']
         if slope != 1:
-            part = F.leaky_relu(part, slope)
+            part = F.leaky_relu_(part, slope)
         if clamp is not None:
-            part = part.clamp(-clamp, clamp)
-        out[first : first + group] = downsample(part, fd, down)
-    return out.view(n, c, out_h, out_w)
+            part = part.clamp_(-clamp, clamp)
+        out[:, first : first + group] = downsample_planes(part, fd, down)
+    return out.view(n, c, count * rows, out_w)[:, :, :out_h]
 
 
 def filtered_lrelu_reference(
