@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -196,8 +197,8 @@ def main() -> None:
     started = time.perf_counter()
     train_lines = (args.corpus / "train.txt").read_text(encoding="utf-8").splitlines()
     val_lines = (args.corpus / "val.txt").read_text(encoding="utf-8").splitlines()
-    args.out.mkdir(parents=True, exist_ok=True)
-    tok = train_tokenizer(train_lines, args.out, args.vocab_size)
+    staging = Path(tempfile.mkdtemp(prefix="demo-text-"))  # out/ is replaced only when done
+    tok = train_tokenizer(train_lines, staging, args.vocab_size)
     stream, val_stream = encode_stream(tok, train_lines), encode_stream(tok, val_lines)
     print(f"vocab {len(tok)}, train {len(stream)} tokens, val {len(val_stream)} tokens")
     model = build_model(len(tok), tok.eos_token_id)
@@ -210,8 +211,12 @@ def main() -> None:
         do_sample=True, max_new_tokens=64, pad_token_id=tok.eos_token_id,
         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, **SAMPLING,
     )  # fmt: skip
-    model.save_pretrained(args.out)
+    model.save_pretrained(staging)
     report_quality(model, tok, per_prompt=25, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(staging.iterdir()):
+        shutil.move(path, args.out / path.name)
+    staging.rmdir()
     print(f"saved to {args.out}")
 
 
