@@ -7,10 +7,11 @@ strictly. ``generate_images`` renders seeds exactly as NVIDIA's ``gen_images.py`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +129,7 @@ def generate_images(
     _reset_input_transform(G)
     z_all = seed_latents(seeds, int(G.z_dim))
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), _full_float32_convs(device):
         for i in range(0, len(seeds), max(1, batch_size)):
             z = torch.from_numpy(z_all[i : i + max(1, batch_size)]).to(device)
             c = torch.zeros([len(z), int(G.c_dim)], device=device)
@@ -141,6 +142,23 @@ def generate_images(
         res, ch = int(G.img_resolution), int(G.img_channels)
         return np.zeros([0, res, res, ch], dtype=np.uint8)
     return np.concatenate(out)
+
+
+@contextlib.contextmanager
+def _full_float32_convs(device: str) -> Iterator[None]:
+    """Run CUDA convolutions in full float32 (no TF32), as the CPU reference does; then restore."""
+    import torch
+
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    if not str(device).startswith("cuda") or conv is None:
+        yield
+        return
+    before = conv.fp32_precision
+    conv.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        conv.fp32_precision = before
 
 
 def _reset_input_transform(G: torch.nn.Module) -> None:

@@ -30,30 +30,31 @@ def apply_bias_act(
     x: torch.Tensor, bias: torch.Tensor | None, act: str, gain: float, clamp: float | None
 ) -> torch.Tensor:
     """Add a per-channel bias, apply the activation, scale by gain, clamp to +-clamp."""
-    if bias is not None:
-        x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2))
+    x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2)) if bias is not None else x.clone()
     if act == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE)
+        F.leaky_relu_(x, LRELU_SLOPE)
     elif act == "relu":
-        x = F.relu(x)
+        F.relu_(x)
     elif act != "linear":
         raise ValueError(f"unsupported activation {act!r}")
     if gain != 1:
-        x = x * gain
+        x.mul_(gain)
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x.clamp_(-clamp, clamp)
     return x
 
 
-def _fir_2d(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """True (flipped) 2-D convolution of every channel with the same FIR kernel, 'valid' window."""
+def _fir_2d(x: torch.Tensor, kernel: torch.Tensor, pad: int = 0) -> torch.Tensor:
+    """True (flipped) 2-D convolution of every channel with the same FIR kernel, zero-padded."""
     channels = x.shape[1]
     if kernel.ndim == 1:  # separable taps: rows, then columns
         k = kernel.flip(0).to(x.dtype)
-        x = F.conv2d(x, k.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1), groups=channels)
-        return F.conv2d(x, k.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1), groups=channels)
+        rows = k.reshape(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+        x = F.conv2d(x, rows, padding=(0, pad), groups=channels)
+        cols = k.reshape(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+        return F.conv2d(x, cols, padding=(pad, 0), groups=channels)
     k = kernel.flip([0, 1]).to(x.dtype)
-    return F.conv2d(x, k[None, None].repeat(channels, 1, 1, 1), groups=channels)
+    return F.conv2d(x, k[None, None].repeat(channels, 1, 1, 1), padding=pad, groups=channels)
 
 
 def _pad_or_crop(x: torch.Tensor, before: int, after: int) -> torch.Tensor:
@@ -90,22 +91,27 @@ def upsample_image(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return full[:, :, offset : offset + size, offset : offset + size]
 
 
-def conv_up2(x: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+def conv_up2(
+    x: torch.Tensor, weight: torch.Tensor, kernel: torch.Tensor, groups: int = 1
+) -> torch.Tensor:
     """Upsample by two and convolve with ``weight`` (true convolution), then FIR-filter (gain 4).
 
-    Equals the official definition: insert zeros, pad by k//2 + (taps+1)//2 before and
-    k//2 + (taps-2)//2 after, filter with ``kernel``, then convolve with ``weight``.
+    ``weight`` is laid out for a transposed convolution: [in, out / groups, k, k]. Equals the
+    official definition: insert zeros, pad by k//2 + (taps+1)//2 before and k//2 + (taps-2)//2
+    after, filter with ``kernel``, then convolve with the weight.
     """
     k = weight.shape[-1]
     taps = _taps(kernel)
     size = x.shape[2] * 2
     pad = k // 2
     shift = k + taps - 2 - (pad + (taps + 1) // 2)  # y[j] = (u * w * f)[j + shift]
-    full = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)  # u * w, length 2n - 1 + k - 1
+    full = F.conv_transpose2d(x, weight, stride=2, groups=groups)  # u * w: 2n - 1 + k - 1 long
     before = taps - 1 - shift
     after = (size - 1 + shift) - (full.shape[2] - 1)
-    full = _pad_or_crop(full, before, after)
-    return _fir_2d(full, kernel * (4 if kernel.ndim == 2 else 2))
+    gain_kernel = kernel * (4 if kernel.ndim == 2 else 2)
+    if before == after and before >= 0:  # the usual case (3x3 weight, 4 taps): pad inside
+        return _fir_2d(full, gain_kernel, pad=before)
+    return _fir_2d(_pad_or_crop(full, before, after), gain_kernel)
 
 
 def modulated_conv(
@@ -117,15 +123,18 @@ def modulated_conv(
 ) -> torch.Tensor:
     """Convolve each sample with ``weight`` modulated by its styles (and demodulated).
 
-    The modulation is applied to the activations (scale inputs, one shared convolution, scale
-    outputs), which is the same product as scaling per-sample weights but batches well.
+    Each sample gets its own weights (scaled by its styles, then normalised per output channel),
+    and the whole batch runs as one grouped convolution, one group per sample.
     """
-    x = x * styles[:, :, None, None]
-    if up_kernel is not None:
-        x = conv_up2(x, weight, up_kernel)
-    else:
-        x = F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    n, c_in, h, w = x.shape
+    c_out, _, k, _ = weight.shape
+    wmod = weight.unsqueeze(0) * styles.reshape(n, 1, c_in, 1, 1)  # [N, out, in, k, k]
     if demodulate:
-        energy = styles.square() @ weight.square().sum(dim=[2, 3]).t()  # [N, out]
-        x = x * (energy + 1e-8).rsqrt()[:, :, None, None]
-    return x
+        wmod = wmod * (wmod.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, c_out, 1, 1, 1)
+    x = x.reshape(1, n * c_in, h, w)
+    if up_kernel is not None:
+        wmod = wmod.transpose(1, 2).reshape(n * c_in, c_out, k, k)
+        x = conv_up2(x, wmod, up_kernel, groups=n)
+    else:
+        x = F.conv2d(x, wmod.reshape(n * c_out, c_in, k, k), padding=k // 2, groups=n)
+    return x.reshape(n, c_out, *x.shape[2:])
