@@ -108,6 +108,11 @@ class PlayerConfig:
     epoch: str = "2026-01-01T00:00:00Z"  # the instant the loop starts, for "clock" sync
     about: str = ""  # Markdown file for the about page
     fonts: tuple[str, ...] = ()  # font files (woff2/ttf) the artist supplies
+    public_url: str = ""  # where visitors open the archive; the link page's QR code points here
+    valid_from: str = ""  # first exhibition day (YYYY-MM-DD); before it the player shows lost_text
+    valid_until: str = ""  # last exhibition day; after it the player shows lost_text
+    day_key: bool = False  # QR links carry ?day=; a link from another day shows lost_text
+    lost_text: str = ""  # what the "connection lost" page says ("" = the piece's own words)
 
 
 @dataclass(frozen=True, slots=True)
