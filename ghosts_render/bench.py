@@ -7,6 +7,7 @@ line printed is the text stage's ``speedup: N.Nx`` (messages per second, lockste
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,7 +40,11 @@ def run_bench(
     cfg = load_config(None, turns=turns, seed=seed, device=device)
     model_dir = model or DEMO_TEXT_MODEL
     cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, model=str(model_dir)))
-    yield f"device: {device} (torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    yield (
+        f"device: {device} (torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {load}: other busy processes slow both sides)"
+    )
     yield f"text model: {model_dir}"
     lm = text.load_text_model(model_dir, None, device)
     naive = text.generate_naive(lm, cfg, min(naive_turns, turns))
