@@ -313,3 +313,29 @@ def test_loading_creates_no_official_modules() -> None:
     load_pickle(DATA / "stylegan3-t.pkl")
     new = {m for m in set(sys.modules) - before if m.split(".")[0] in ("torch_utils", "dnnlib")}
     assert not new and "torch_utils" not in sys.modules and "dnnlib" not in sys.modules
+
+
+def _generator_meta(synthesis_parts: dict, **state: object) -> _Persistent:
+    synthesis = _module_meta("SynthesisNetwork", _modules=synthesis_parts)
+    parts = {"mapping": _module_meta("MappingNetwork"), "synthesis": synthesis}
+    return _module_meta("Generator", _modules=parts, **state)
+
+
+def test_an_unknown_generator_layout_is_refused(official_names: None, tmp_path: Path) -> None:
+    from ghosts_render.stylegan import load_network
+
+    path = _write(tmp_path, _generator_meta({"blocks": _module_meta("Block")}))
+    with pytest.raises(ModelLoadError, match="neither a StyleGAN3 nor a StyleGAN2 generator"):
+        load_network(path)
+
+
+def test_a_generator_built_from_positional_args_is_refused(
+    official_names: None, tmp_path: Path
+) -> None:
+    from ghosts_render.stylegan import load_network
+
+    path = _write(
+        tmp_path, _generator_meta({"b4": _module_meta("SynthesisBlock")}, _init_args=(8,))
+    )
+    with pytest.raises(ModelLoadError, match="built with positional arguments"):
+        load_network(path)

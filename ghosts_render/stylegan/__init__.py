@@ -97,6 +97,11 @@ def load_network(path: Path, device: str = "cpu") -> torch.nn.Module:
 
     rec = load_pickle(path)
     try:
+        if rec.init_args:
+            raise ModelLoadError(
+                "its generator was built with positional arguments, which the official training "
+                "code never does; this network cannot be rebuilt faithfully"
+            )
         kind = detect_kind(rec)
         G = build_generator(kind, rec.init_kwargs)
     except ModelLoadError as e:
