@@ -209,7 +209,7 @@
     S.lo = Math.max(0, hi - cap + 1);
     S.loop = w.loop;
     var frag = document.createDocumentFragment(), loopStart = w.wall - w.pos;
-    for (var i = S.lo; i <= hi; i++) frag.appendChild(messageNode(i, loopStart + msgs[i].at));
+    for (var i = S.lo; i <= hi; i++) frag.appendChild(safeNode(i, loopStart));
     el.log.appendChild(frag);
     updateOlder();
     toBottom();
@@ -218,14 +218,28 @@
   /** Append messages S.hi+1..hi; returns how many were added. */
   function append(hi, w) {
     var loopStart = w.wall - w.pos, added = 0;
-    for (var i = S.hi + 1; i <= hi; i++, added++) el.log.appendChild(messageNode(i, loopStart + msgs[i].at));
+    for (var i = S.hi + 1; i <= hi; i++, added++) el.log.appendChild(safeNode(i, loopStart));
     S.hi = hi;
     return added;
   }
 
+  /** A message that cannot be drawn (bad data) becomes a placeholder instead of stopping the chat. */
+  function safeNode(i, loopStart) {
+    try {
+      return messageNode(i, loopStart + msgs[i].at);
+    } catch (err) {
+      report(err);
+      var node = make('div', 'msg msg--left msg--broken');
+      node.dataset.messageId = String(msgs[i] && msgs[i].id);
+      node.dataset.sender = '';
+      node.appendChild(make('p', 'msg__text', '(this message could not be shown)'));
+      return node;
+    }
+  }
+
   /** Remove the oldest messages beyond the cap (plus history the reader asked for). */
-  function trim() {
-    var keep = cap + S.extra, before = el.scroll.scrollHeight, bottom = atBottom();
+  function trim(bottom) {
+    var keep = cap + S.extra, before = el.scroll.scrollHeight;
     while (S.hi - S.lo + 1 > keep && el.log.firstChild) {
       removeNode(el.log.firstChild);
       S.lo++;
@@ -243,7 +257,7 @@
     if (n <= 0) return;
     var w = where(), loopStart = w.wall - w.pos, before = el.scroll.scrollHeight;
     var frag = document.createDocumentFragment();
-    for (var i = S.lo - n; i < S.lo; i++) frag.appendChild(messageNode(i, loopStart + msgs[i].at));
+    for (var i = S.lo - n; i < S.lo; i++) frag.appendChild(safeNode(i, loopStart));
     el.log.insertBefore(frag, el.log.firstChild);
     S.lo -= n;
     S.extra += n;
@@ -274,7 +288,9 @@
 
   function tick(silent) {
     clearTimeout(S.timer);
+    if (S.lost || !msgs) return;   // no data (the notice says why) or the link has expired
     var w = where();
+    if (lostCheck()) return;
     try {
       if (!S.paused) render(w, silent === true);
     } catch (err) {
@@ -285,20 +301,19 @@
   }
 
   function render(w, silent) {
-    var hi = lastShown(w.pos);
+    var hi = lastShown(w.pos), bottom = atBottom();   // measured before anything grows
     if (w.loop !== S.loop || hi < S.hi || hi - S.hi > cap) {
       rebuild(hi, w);
+      bottom = true;
     } else if (hi > S.hi) {
-      var bottom = atBottom();
       var added = append(hi, w);
       var m = msgs[hi];
       if (!silent && added === 1 && w.pos - m.at < LIVE_WINDOW) playFor(m);
-      trim();
-      if (bottom) toBottom();
-      else { S.unseen += added; showPill(); }
+      trim(bottom);
+      if (!bottom) { S.unseen += added; showPill(); }
     }
     updateWriting(w.pos);
-    if (el.writing.hidden === false && atBottom()) el.scroll.scrollTop = el.scroll.scrollHeight;
+    if (bottom) el.scroll.scrollTop = el.scroll.scrollHeight;
     maybeReload(w);
   }
 
@@ -308,7 +323,7 @@
     if (S.paused || !next) due = duration;
     else due = next.writing_at > w.pos ? next.writing_at : next.at;
     if (S.paused || S.hi + 1 >= msgs.length) due = Math.max(due, w.pos + 1);
-    S.timer = setTimeout(tick, Math.min(MAX_WAIT, Math.max(1, due - w.pos + 1)));
+    S.timer = setTimeout(tick, Math.min(MAX_WAIT, Math.max(1, due - w.pos)));
   }
 
   /* ---------------------------------------------------------------- sound */
@@ -441,6 +456,34 @@
     }, {root: el.scroll});
   }
 
+  /* ---------------------------------------------------------------- "connection lost" */
+
+  function localDay(ms) {
+    var d = new Date(ms);
+    return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' +
+      String(d.getDate()).padStart(2, '0');
+  }
+
+  /** The static stand-in for the original's gate: exhibition dates and/or a ?day= key (d.1 item 11). */
+  function lostCheck() {
+    var p = D.player || {}, today = localDay(now());
+    var expired = (p.valid_from && today < String(p.valid_from)) ||
+      (p.valid_until && today > String(p.valid_until)) ||
+      (p.day_key && params.get('day') !== today);
+    if (!expired) return false;
+    S.lost = true;
+    el.writing.hidden = true;
+    delete el.writing.dataset.writing;
+    el.audio.pause();
+    root.classList.add('lost');
+    var box = make('div', 'chat__lost');
+    box.appendChild(make('p', 'chat__lost-title', 'connection lost'));
+    box.appendChild(make('p', '', String(p.lost_text || 'Your link to the afterworld of data has ' +
+      'expired. Links from the exhibition are only valid on the day they were made.')));
+    el.notice.replaceWith(box);
+    return true;
+  }
+
   /* ---------------------------------------------------------------- errors, debug, kiosk */
 
   function report(err) {
@@ -562,7 +605,7 @@
       if (!atBottom()) return;
       el.pill.hidden = true;
       S.unseen = 0;
-      if (S.extra) { S.extra = 0; trim(); }
+      if (S.extra) { S.extra = 0; trim(true); }
     }, {passive: true});
     document.addEventListener('keydown', function (e) {
       if (e.key === 'End' && !e.altKey && !e.ctrlKey && e.target === document.body) toBottom();
@@ -616,7 +659,7 @@
       updateDebug();
       setInterval(updateDebug, 1000);
     }
-    setInterval(function () { if (!S.paused) tick(); }, WATCHDOG);
+    S.watchdog = setInterval(function () { if (S.lost) clearInterval(S.watchdog); else if (!S.paused) tick(); }, WATCHDOG);
     checkSkew();
     registerWorker();
     root.dataset.player = 'ready';

@@ -57,7 +57,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --------------------------------------------------------------------------- test archives
 
 
-def synthetic_messages(n: int, *, seed: int = 0, selfie_every: int = 7) -> list[dict[str, Any]]:
+def synthetic_messages(
+    n: int, *, seed: int = 0, selfie_every: int = 7, slow: int = 1
+) -> list[dict[str, Any]]:
     """Return n paced messages (senders mostly alternate); every `selfie_every`-th has a selfie."""
     rng = random.Random(seed)
     words = ["ghost", "data", "past", "signal", "static", "echo", "window", "light", "noise"]
@@ -67,8 +69,9 @@ def synthetic_messages(n: int, *, seed: int = 0, selfie_every: int = 7) -> list[
         if i and rng.random() < 0.75:
             sender = "artist" if sender == "scientist" else "scientist"
         text = " ".join(rng.choice(words) for _ in range(rng.randint(2, 12)))
-        writing_at = 0 if i == 0 else at + rng.randint(1000, 4000)
-        at = writing_at + rng.randint(2000, 8000)
+        # ms; `slow` stretches the pace (slow=2 is about the original's 20 s per message)
+        writing_at = 0 if i == 0 else at + slow * rng.randint(1000, 4000)
+        at = writing_at + slow * rng.randint(2000, 8000)
         msg: dict[str, Any] = {
             "id": f"m{i:05d}",
             "run": i // 20,
@@ -293,11 +296,13 @@ def ms(iso: str) -> int:
 
 
 def open_at(page: Any, url: str, now_ms: int) -> Watch:
-    """Install a fake clock at now_ms, open url, wait for the player; return the page's Watch."""
+    """Open url with the page clock paused at now_ms; wait until the player has settled."""
     w = watch(page)
-    page.clock.install(time=datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc))
+    page.clock.install(time=datetime.fromtimestamp((now_ms - 1000) / 1000, tz=timezone.utc))
+    page.clock.pause_at(datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc))
     page.goto(url)
-    page.wait_for_function("document.documentElement.dataset.player === 'ready'")
+    # data-clock: the Date-header skew check (over http) has finished.
+    page.wait_for_selector("html[data-player][data-clock]", state="attached")
     return w
 
 
@@ -324,23 +329,38 @@ def expected_at(doc: dict[str, Any], position: int) -> dict[str, Any]:
 
 
 def axe_violations(page: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Run the bundled axe-core (axe-playwright-python's axe.min.js) and return its violations."""
+    """Run the bundled axe-core (axe-playwright-python's axe.min.js) and return its violations.
+
+    axe schedules its work with setTimeout, which a paused page.clock never fires: when the page
+    has a fake clock, it is stepped 50 ms at a time until axe is done.
+    """
     import axe_playwright_python
+    from playwright.sync_api import Error
 
     axe_js = Path(axe_playwright_python.__file__).with_name("axe.min.js")
     # add_script_tag(content=) would be an inline script, blocked by the page's CSP; evaluate
     # the source instead (runs in the page's main world, outside CSP's script-src).
     page.evaluate(axe_js.read_text(encoding="utf-8") + "\n;undefined")
-    result = page.evaluate(
-        """async ([tags, exclude]) => {
+    page.evaluate(
+        """([tags, exclude]) => {
+          window.__axeDone = null;
           const ctx = exclude.length ? {exclude: exclude.map(s => [s])} : document;
-          const r = await axe.run(ctx, {runOnly: {type: 'tag', values: tags}});
-          return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.map(n => n.html.slice(0, 200))}));
+          axe.run(ctx, {runOnly: {type: 'tag', values: tags}}).then(r => {
+            window.__axeDone = r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.map(n => n.html.slice(0, 200))}));
+          }, e => { window.__axeDone = [{id: 'axe-error', help: String(e)}]; });
         }""",
         [AXE_TAGS, list(exclude)],
     )
-    return list(result)
+    for _ in range(600):
+        done = page.evaluate("window.__axeDone")
+        if done is not None:
+            return list(done)
+        try:
+            page.clock.run_for(50)
+        except Error:  # no fake clock on this page: real timers run on their own
+            page.wait_for_timeout(50)
+    raise AssertionError("axe-core did not finish")
 
 
 def cdp_metrics(page: Any) -> dict[str, float]:
