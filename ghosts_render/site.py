@@ -337,7 +337,7 @@ def write_site(
         else plan_default_about(conversation, __version__)
     )
     if not conversation["player"].get("public_url"):
-        log.warning("no player.public_url: the link page (link.html) shows no QR code")
+        log.info("no player.public_url: the link page (link.html) shows no QR code")
     files: dict[str, str | bytes] = {}
     files.update(render_pages(conversation, about_markdown, bool(font_names)))
     files["conversation.js"] = plan_conversation_js(conversation)

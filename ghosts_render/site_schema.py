@@ -97,7 +97,8 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def _player_problems(player: Any) -> list[str]:
+def plan_player_problems(player: Any) -> list[str]:
+    """Return the problems of the player settings (public_url, validity dates, day key)."""
     if not isinstance(player, dict):
         return ["'player' should be an object of player settings"]
     problems = []
@@ -154,7 +155,7 @@ def plan_conversation_problems(data: Any, archive_dir: Path) -> list[str]:
         problems.append("'title' should be a non-empty text")
     problems += _role_problems(data.get("roles"))
     roles = data["roles"] if isinstance(data.get("roles"), dict) else {}
-    problems += _player_problems(data.get("player", {}))
+    problems += plan_player_problems(data.get("player", {}))
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
         return [*problems, "'messages' should be a list with at least one message"]
