@@ -239,12 +239,15 @@
 
   /** Remove the oldest messages beyond the cap (plus history the reader asked for). */
   function trim(bottom) {
-    var keep = cap + S.extra, before = el.scroll.scrollHeight;
+    var keep = cap + S.extra;
+    if (S.hi - S.lo + 1 <= keep) return updateOlder();
+    // Keep the reader's place when rows vanish above it (no reliance on overflow-anchor: Safari).
+    // At the bottom nothing is measured: one forced layout per tick is the main cost of 12 h.
+    var before = bottom ? 0 : el.scroll.scrollHeight;
     while (S.hi - S.lo + 1 > keep && el.log.firstChild) {
       removeNode(el.log.firstChild);
       S.lo++;
     }
-    // Keep the reader's place when rows vanish above it (no reliance on overflow-anchor: Safari).
     if (!bottom) el.scroll.scrollTop -= before - el.scroll.scrollHeight;
     updateOlder();
   }

@@ -128,7 +128,7 @@ def _write_media(archive: Path, doc: dict[str, Any]) -> None:
             soundfile.write(path, wave.astype(np.float32), 44100, format="MP3")
 
 
-def build_archive(archive: Path, doc: dict[str, Any]) -> Path:
+def build_archive(archive: Path, doc: dict[str, Any], fonts: tuple[Path, ...] = ()) -> Path:
     """Write conversation.json + media into `archive` and build the site; return index.html."""
     archive.mkdir(parents=True, exist_ok=True)
     _write_media(archive, doc)
@@ -137,7 +137,7 @@ def build_archive(archive: Path, doc: dict[str, Any]) -> Path:
     )
     from ghosts_render.site import write_site
 
-    write_site(archive)
+    write_site(archive, fonts=fonts)
     return archive / "index.html"
 
 
@@ -159,9 +159,9 @@ def archive(site_root: Path) -> Path:
 def make_archive(site_root: Path) -> Callable[..., Path]:
     """Build another archive under site_root/<name>; returns its folder."""
 
-    def make(name: str, doc: dict[str, Any]) -> Path:
+    def make(name: str, doc: dict[str, Any], fonts: tuple[Path, ...] = ()) -> Path:
         path = site_root / name
-        build_archive(path, doc)
+        build_archive(path, doc, fonts)
         return path
 
     return make

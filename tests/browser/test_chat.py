@@ -59,6 +59,7 @@ def test_file_url_shows_the_wall_clock_moment(page, archive, harness, k, offset)
     assert got["writing"] == want["writing"]
     assert len(got["ids"]) == min(want["count"], doc["player"]["max_messages"])
     assert w.errors == []
+    assert all(url.startswith(archive.as_uri() + "/") for url in w.requests), w.requests
 
 
 def test_http_sub_path_loads_cleanly_and_only_asks_its_own_host(page, archive, server, harness):
@@ -423,18 +424,38 @@ def test_axe_finds_nothing_on_the_chat(page, archive, harness):
     assert harness.axe_violations(page) == []
 
 
-def test_reduced_motion_stops_the_dots(new_context, archive, harness):
-    doc = harness.load_doc(archive)
-    page = new_context(reduced_motion="reduce").new_page()
-    harness.open_at(
-        page,
-        chat(archive),
-        when(harness, doc, doc["messages"][9]["writing_at"] + 50),
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # fonts-dejavu-core (with chromium)
+
+
+@pytest.mark.parametrize("motion", ["no-preference", "reduce"])
+def test_breathing_font_only_on_screen_and_never_under_reduced_motion(
+    new_context, make_archive, harness, motion
+):
+    if not FONT.exists():
+        pytest.skip(f"{FONT} missing (apt-get install fonts-dejavu-core)")
+    doc = harness.conversation(harness.synthetic_messages(80))
+    path = make_archive("with-font", doc, fonts=(FONT,))
+    page = new_context(reduced_motion=motion).new_page()
+    harness.open_at(page, chat(path), when(harness, doc, doc["messages"][60]["writing_at"] + 50))
+    page.wait_for_timeout(200)  # intersection callbacks come with real frames
+    page.clock.run_for(1500)  # animation frames are on the fake clock
+    seen = page.evaluate(
+        """() => { const box = document.getElementById('scroll').getBoundingClientRect();
+          return [...document.querySelectorAll('[data-message-id]')].map(e => {
+            const r = e.getBoundingClientRect();
+            return [r.bottom > box.top && r.top < box.bottom,
+                    e.classList.contains('msg--breathing')]; }); }"""
     )
-    assert (
-        page.eval_on_selector("[data-writing] .dot", "d => getComputedStyle(d).animationName")
-        == "none"
+    assert [on for on, _ in seen] == [breathing for _, breathing in seen]
+    assert 0 < sum(on for on, _ in seen) < len(seen)
+    breath = page.evaluate("document.getElementById('log').style.getPropertyValue('--breath')")
+    dots = page.eval_on_selector_all(
+        "[data-writing] .dot", "ds => ds.map(d => getComputedStyle(d).animationName)"
     )
+    if motion == "reduce":
+        assert breath == "" and dots == ["none"] * 3
+    else:
+        assert breath != "" and "none" not in dots
 
 
 # --------------------------------------------------------------------------- modes and failures
