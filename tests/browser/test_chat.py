@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -247,6 +248,32 @@ def test_sound_setting_survives_a_reload_but_backlog_stays_silent(page, archive,
     assert sounds_played(page) == []
 
 
+def test_blocked_play_shows_the_tap_for_sound_hint(page, archive, harness):
+    doc = harness.load_doc(archive)
+    # The browser refuses playback (as iOS does without a primed element).
+    page.add_init_script(
+        "HTMLMediaElement.prototype.play = function () {"
+        " return Promise.reject(new DOMException('blocked', 'NotAllowedError')); };"
+    )
+    harness.open_at(page, chat(archive), when(harness, doc, msgs_at(doc, 12)))
+    assert page.is_hidden("#hint")
+    page.click("#mute")
+    page.wait_for_selector("#hint", state="visible")
+
+
+def test_kiosk_asks_for_a_tap_when_autoplay_is_blocked_then_plays(page, archive, harness):
+    doc = harness.load_doc(archive)
+    msgs = doc["messages"]
+    page.add_init_script(PLAY_LOG)
+    url = chat(archive) + "?kiosk=1"
+    harness.open_at(page, url, when(harness, doc, msgs[40]["at"] + 100))
+    page.wait_for_selector("#hint", state="visible")  # headless Chromium's default policy
+    page.mouse.click(200, 300)  # any tap on the kiosk unlocks sound
+    page.wait_for_selector("#hint", state="hidden")
+    page.clock.run_for(msgs[41]["at"] - msgs[40]["at"])
+    assert sounds_played(page) == [msgs[41]["sound"]["src"]]
+
+
 # --------------------------------------------------------------------------- lightbox, scrolling
 
 
@@ -472,14 +499,61 @@ def test_kiosk_and_debug_modes(page, archive, harness):
     assert "position" in text and "m00010" in text and "elements" in text
 
 
-def test_connection_lost_when_the_exhibition_is_over(page, make_archive, harness):
-    doc = harness.conversation(harness.synthetic_messages(20), valid_until="2026-01-31")
-    path = make_archive("expired", doc)
-    harness.open_at(page, chat(path), harness.ms("2026-02-02T12:00:00Z"))
+DAY_KEYED = {"day_key": True, "valid_from": "2026-01-01", "valid_until": "2026-12-31"}
+
+
+@pytest.mark.parametrize(
+    "player, query",
+    [({"valid_until": "2026-01-31"}, ""), (DAY_KEYED, "?day=2026-02-01")],
+    ids=["exhibition-over", "yesterdays-link"],
+)
+def test_connection_lost(page, make_archive, harness, player, query):
+    doc = harness.conversation(harness.synthetic_messages(20), **player)
+    path = make_archive("lost-" + "-".join(player), doc)
+    harness.open_at(page, chat(path) + query, harness.ms("2026-02-02T12:00:00Z"))
     assert page.is_visible(".chat__lost")
     assert harness.state(page)["writing"] is None
     page.clock.run_for(60_000)
     assert harness.state(page)["ids"] == []
+
+
+def test_todays_link_is_not_lost(page, make_archive, harness):
+    doc = harness.conversation(harness.synthetic_messages(20), **DAY_KEYED)
+    path = make_archive("lost-today", doc)
+    harness.open_at(page, chat(path) + "?day=2026-02-02", harness.ms("2026-02-02T12:00:00Z"))
+    assert page.locator(".chat__lost").count() == 0
+    assert harness.state(page)["ids"]
+
+
+def test_a_newer_format_is_explained(page, archive, site_root, harness):
+    newer = site_root / "newer"
+    shutil.copytree(archive, newer)
+    data = newer / "conversation.js"
+    text, n = re.subn(r'"version":\s*1', '"version": 2', data.read_text("utf-8"), count=1)
+    assert n == 1
+    data.write_text(text, "utf-8")
+    harness.open_at(page, chat(newer), harness.EPOCH_MS)
+    assert page.get_attribute("html", "data-player") == "error"
+    assert "newer ghosts-render" in page.text_content("#notice")
+
+
+def test_without_javascript_the_page_points_to_the_transcript(new_context, archive):
+    page = new_context(java_script_enabled=False).new_page()
+    page.goto(chat(archive))
+    assert (
+        page.is_visible("noscript >> text=transcript")
+        or page.locator("a[href='transcript.html']").first.is_visible()
+    )
+
+
+def test_a_random_favicon_from_the_variants(page, archive, harness):
+    doc = harness.load_doc(archive)
+    harness.open_at(page, chat(archive), when(harness, doc, 1000))
+    link = page.eval_on_selector(
+        "link[rel=icon]", "l => [l.getAttribute('href'), l.dataset.variants]"
+    )
+    variants = link[1].split()
+    assert len(variants) > 1 and link[0] in variants
 
 
 def test_missing_conversation_js_is_explained(page, archive, site_root, harness):
