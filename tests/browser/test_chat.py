@@ -49,11 +49,14 @@ def scroll_metrics(page: Any) -> dict[str, float]:
 # --------------------------------------------------------------------------- loading and sync
 
 
-@pytest.mark.parametrize("k, offset", [(0, 200), (50, 200), (120, -400), (299, 2000)])
-def test_file_url_shows_the_wall_clock_moment(page, archive, harness, k, offset):
+@pytest.mark.parametrize(
+    "k, offset, loop", [(0, 200, 3), (50, 200, 3), (120, -400, 0), (299, 2000, 3), (200, 100, -2)]
+)
+def test_file_url_shows_the_wall_clock_moment(page, archive, harness, k, offset, loop):
+    # loop -2: a device whose clock is before the epoch still agrees (negative modulo)
     doc = harness.load_doc(archive)
     pos = doc["messages"][k]["at"] + offset
-    w = harness.open_at(page, chat(archive), when(harness, doc, pos))
+    w = harness.open_at(page, chat(archive), when(harness, doc, pos, loop))
     want = harness.expected_at(doc, pos)
     got = harness.state(page)
     assert got["last"] == want["last"]
