@@ -92,6 +92,17 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def load_template(name: str) -> jinja2.Template:
+    """Load one page template of site_template/, or say that the installation is incomplete."""
+    try:
+        return _environment().get_template(name)
+    except jinja2.TemplateNotFound:
+        raise ArchiveError(
+            f"the player's template {name} is missing from {template_dir()}: "
+            "reinstall ghosts-render"
+        ) from None
+
+
 def plan_clock(ms: int) -> str:
     """Format a loop position as H:MM:SS (the transcript's timestamps)."""
     s = ms // 1000
@@ -227,11 +238,10 @@ def _base_context(conversation: dict[str, Any], page: str, fonts: bool) -> PageC
 
 def render_pages(conversation: dict[str, Any], about_markdown: str, fonts: bool) -> dict[str, str]:
     """Render every HTML page of the site, by file name."""
-    env = _environment()
 
     def render(template: str, page: str, **extra: Any) -> str:
         context: dict[str, Any] = dict(_base_context(conversation, page, fonts))
-        return env.get_template(template).render(**context, **extra)
+        return load_template(template).render(**context, **extra)
 
     about = render_about(about_markdown)
     messages = conversation["messages"]
@@ -378,11 +388,7 @@ def _write_static(archive_dir: Path) -> list[Path]:
 def _write_service_worker(archive_dir: Path) -> Path:
     """Write sw.js last, with the precache list of every file now in the archive."""
     plan = plan_precache(archive_dir)
-    text = (
-        _environment()
-        .get_template("sw.js")
-        .render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
-    )
+    text = load_template("sw.js").render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
     dest = archive_dir / "sw.js"
     write_text_atomic(dest, text)
     return dest
