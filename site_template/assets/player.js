@@ -511,7 +511,7 @@
       'next in   ' + (due === null ? 'loop end' : due + ' ms') + (S.paused ? '' : ''),
       'clock     skew ' + S.skew + ' ms, offset ' + S.offset + ' ms',
       'dom       ' + document.getElementsByTagName('*').length + ' elements',
-      'heap      ' + (mem ? (mem.usedJSHeapSize / 1048576).toFixed(1) + ' MB' : 'n/a'),
+      'heap      ' + (mem && mem.usedJSHeapSize > 0 ? (mem.usedJSHeapSize / 1048576).toFixed(1) + ' MB' : 'n/a'),
       'sound     ' + (S.wantSound ? 'on' : 'off') + ', ' + (S.unlocked ? 'unlocked' : 'locked') + ', last ' + (S.lastSound || '-'),
       'errors    ' + S.errors + (S.lastError ? ' (' + S.lastError + ')' : '')
     ].join('\n');

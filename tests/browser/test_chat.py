@@ -311,6 +311,23 @@ def msgs_at(doc: dict[str, Any], k: int) -> int:
     return int(doc["messages"][k]["at"]) + 100
 
 
+def test_tab_reaches_the_conversation_selfies_and_controls(page, archive, harness):
+    doc = harness.load_doc(archive)
+    harness.open_at(page, chat(archive), when(harness, doc, msgs_at(doc, 20)))
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                "() => { const a = document.activeElement;"
+                " return a.id || a.className || a.tagName; }"
+            )
+        )
+    for want in ("scroll", "msg__selfie", "mute", "pause", "moment"):
+        assert want in reached, reached
+    assert reached.index("scroll") < reached.index("msg__selfie") < reached.index("mute")
+
+
 def test_autoscroll_only_at_the_bottom_and_new_messages_pill(page, archive, harness):
     doc = harness.load_doc(archive)
     msgs = doc["messages"]
