@@ -500,7 +500,21 @@ def _check_range(where: str, value: tuple[float, ...], problems: list[str]) -> N
         problems.append(f"{where}: must be [low, high] with 0 <= low <= high, got {list(value)}")
 
 
+def plan_player(p: PlayerConfig) -> dict[str, Any]:
+    """Return the player settings as conversation.json holds them (unset optional ones left out)."""
+    player: dict[str, Any] = {"max_messages": p.max_messages, "sync": p.sync, "epoch": p.epoch}
+    for key in ("public_url", "valid_from", "valid_until", "lost_text"):
+        if getattr(p, key):
+            player[key] = getattr(p, key)
+    if p.day_key:
+        player["day_key"] = True
+    return player
+
+
 def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
+    from ghosts_render.site_schema import plan_player_problems
+
+    problems.extend(f"player: {problem}" for problem in plan_player_problems(plan_player(p)))
     if p.max_messages < 1:
         problems.append(f"player.max_messages: must be at least 1, got {p.max_messages}")
     if p.sync not in ("clock", "local"):

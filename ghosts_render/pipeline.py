@@ -34,7 +34,7 @@ from ghosts_render.archive import (
     write_json,
     write_manifest,
 )
-from ghosts_render.config import RunConfig
+from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.errors import ConfigError, GhostsError
 from ghosts_render.timeline import Beat, plan_timeline
 
@@ -253,22 +253,10 @@ def plan_conversation(cfg: RunConfig, messages: list[Any]) -> tuple[dict[str, An
         "demo": bool(cfg.demo),
         "roles": {r.name: {"label": r.label, "side": r.side, "color": r.color} for r in cfg.roles},
         "duration": timeline.duration,
-        "player": plan_player(cfg),
+        "player": plan_player(cfg.player),
         "messages": records,
     }
     return conversation, selfie_jobs, sound_jobs
-
-
-def plan_player(cfg: RunConfig) -> dict[str, Any]:
-    """Return the player settings for conversation.json (unset optional ones left out)."""
-    p = cfg.player
-    player: dict[str, Any] = {"max_messages": p.max_messages, "sync": p.sync, "epoch": p.epoch}
-    for key in ("public_url", "valid_from", "valid_until", "lost_text"):
-        if getattr(p, key):
-            player[key] = getattr(p, key)
-    if p.day_key:
-        player["day_key"] = True
-    return player
 
 
 def _run_selfies(cfg, conversation, jobs, archive, device, progress, report, provenance) -> None:

@@ -69,6 +69,8 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
         ('[sounds]\nmode = "loud"\n', "sounds.mode"),
         ('[sounds]\nmode = "folder"\nfolder = "none"\n', "sounds.folder"),
         ('[player]\nepoch = "yesterday"\n', "player.epoch"),
+        ('[player]\npublic_url = "gallery.example"\n', "should start with https://"),
+        ("[player]\nday_key = true\n", "'day_key' needs 'valid_from'"),
         ("[text]\nmodel = \n", "is not valid TOML"),
     ],
 )
