@@ -123,8 +123,9 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     try:
         messages = _run_text(model, cfg, work, progress, report)
     except GhostsError:
-        if not report.resumed and not (work / "state" / "text-progress.json").exists():
-            shutil.rmtree(work, ignore_errors=True)  # nothing worth resuming: leave no trace
+        # The text stage fails only on what the model writes, which is the same on every try
+        # with this fingerprint: its state is worth nothing, so leave no half-written trace.
+        shutil.rmtree(work, ignore_errors=True)
         raise
     del model
     conversation, selfie_jobs, sound_jobs = plan_conversation(cfg, messages)

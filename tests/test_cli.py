@@ -55,9 +55,12 @@ def run_cli(tmp_path, *args):
 
 
 def assert_clean_failure(tmp_path, code, lines, expected):
+    """Exit 1, one error line naming the problem (warnings may precede it), nothing written."""
     assert code == 1, lines
-    assert len(lines) == 1, lines
-    assert expected in lines[0]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1, lines
+    assert expected in errors[0]
+    assert all(line.startswith("ghosts-render: ") for line in lines), lines
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "out.partial").exists()
 
@@ -116,7 +119,8 @@ def test_never_overwrites_a_folder_that_is_not_an_archive(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     code, lines = run_cli(tmp_path, "--turns", "5")
-    assert code == 1 and len(lines) == 1 and "not a ghosts-render archive" in lines[0]
+    errors = [line for line in lines if "error:" in line]
+    assert code == 1 and len(errors) == 1 and "not a ghosts-render archive" in errors[0]
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert not Path(str(out) + ".partial").exists()
