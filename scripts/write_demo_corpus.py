@@ -19,9 +19,9 @@ from ghosts_render.config import DEFAULT_PROMPTS  # noqa: E402  (stdlib-only mod
 
 ROLES = ("artist", "scientist")
 IMAGE_TAG = "[image]"
-IMAGE_RATE = 0.11  # share of lines that carry a selfie
+IMAGE_RATE = 0.055  # share of lines that carry a selfie (sampling roughly doubles it)
 REPEAT_RATE = 0.20  # share of turns where the same speaker writes again
-MORE_SENTENCE_RATES = (0.7, 0.3)  # chance of a 2nd, then of a 3rd sentence (mean text ~60 chars)
+MORE_SENTENCE_RATES = (0.75, 0.35)  # chance of a 2nd, then a 3rd sentence (mean text ~64 chars)
 CHECK_IN_RATE = 0.035  # share of lines that are one of the default prompts
 
 _WORDS: dict[str, str] = {

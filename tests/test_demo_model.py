@@ -11,7 +11,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, GPT2LMHeadModel, LogitsProcessor, LogitsProcessorList
 
-from ghosts_render.config import DEFAULT_PROMPTS, DEMO_TEXT_MODEL
+from ghosts_render.config import DEFAULT_PROMPTS, DEFAULT_ROLES, DEMO_TEXT_MODEL, RunConfig
+from ghosts_render.stages.text import generate_conversation, load_text_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "demo-corpus"
@@ -143,3 +144,20 @@ def test_demo_model_writes_valid_role_lines(demo) -> None:
     assert {sender for sender, _ in valid} == set(ROLES)
     assert any("[image]" in text for _, text in valid)
     assert len(set(generated)) > len(generated) // 2  # seeded rows differ from each other
+
+
+def test_demo_conversation_plans_about_one_selfie_in_ten() -> None:
+    # What a render plans: the real text stage with the default sampling (T 1.3, top-k 6,
+    # top-p 0.7), which makes the corpus's selfie tag about twice as common (README).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = load_text_model(DEMO_TEXT_MODEL, None, "cpu")
+        result = generate_conversation(model, RunConfig(turns=200, seed=5, roles=DEFAULT_ROLES))
+    finally:
+        torch.set_num_threads(threads)
+    messages = result.messages
+    assert len(messages) == 200
+    assert {m.sender for m in messages if not m.new_run} == set(ROLES)
+    selfies = sum(m.selfie for m in messages) / len(messages)
+    assert 0.05 <= selfies <= 0.18, f"{selfies:.1%} of messages carry a selfie"
