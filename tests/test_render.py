@@ -105,7 +105,7 @@ def kill_when(proc: subprocess.Popen, ready, timeout_s: float = 300) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # reap it and close its pipes
     assert proc.returncode == -signal.SIGKILL
 
 
