@@ -345,3 +345,20 @@ def test_stylegan3_selfies_are_what_gen_images_renders(tmp_path: Path) -> None:
             ours = np.asarray(im.convert("RGB"), float)
         right, wrong = expected[job.seed], expected[5 - job.seed]
         assert np.abs(ours - right).mean() < 0.25 * np.abs(ours - wrong).mean()
+
+
+@pytest.mark.parametrize(
+    ("seeds", "missing", "batch", "expected"),
+    [
+        ([1, 2, 3, 4, 5], {5}, 2, [[5]]),
+        ([1, 2, 3, 4, 5], {2, 3}, 2, [[1, 2], [3, 4]]),
+        ([1, 2, 3, 4, 5], set(), 4, []),
+        ([7, 8, 9], {7, 8, 9}, 8, [[7, 8, 9]]),
+    ],
+)
+def test_resume_recomputes_each_missing_selfie_in_its_original_batch(
+    seeds, missing, batch, expected
+):
+    from ghosts_render.stages.selfies import plan_render_chunks
+
+    assert plan_render_chunks(seeds, missing, batch) == expected

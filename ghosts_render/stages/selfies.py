@@ -183,12 +183,26 @@ def _encode_batches(
     batches: Iterator[tuple[list[int], np.ndarray]],
     role: str,
     archive_dir: Path,
+    wanted: set[int] | None = None,
 ) -> None:
-    """Hand every rendered selfie of a role to the encoder, batch by batch."""
+    """Hand every rendered selfie of a role (or only the ``wanted`` seeds) to the encoder."""
     for chunk, images in batches:
         for seed, pixels in zip(chunk, images, strict=True):
+            if wanted is not None and seed not in wanted:
+                continue
             jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
             encoder.submit((role, seed), pixels, jpg, webp)
+
+
+def plan_render_chunks(seeds: Sequence[int], missing: set[int], batch_size: int) -> list[list[int]]:
+    """Return the fixed batches of a role's seeds that hold a missing selfie.
+
+    Batches are cut from the whole planned list, never from what is missing: an image's float
+    result can depend slightly on its batch mates (about 1e-5, rarely one uint8 level), so a
+    resumed render recomputes each image in the very batch an uninterrupted one used.
+    """
+    chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
+    return [chunk for chunk in chunks if missing.intersection(chunk)]
 
 
 class _Tally:
@@ -215,14 +229,14 @@ def _load_roles(
     archive_dir: Path,
     settings: EncodeSettings,
     tally: _Tally,
-) -> tuple[dict[str, dict[str, Any]], list[tuple[str, torch.nn.Module, list[int]]]]:
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, torch.nn.Module, list[int], set[int]]]]:
     """Load each role's network, count its complete selfies; return identities and what is left."""
     networks, todo = {}, []
     for role, seeds in plan_role_seeds(jobs).items():
         G = load_role_network(roles[role], device)
         networks[role] = load_network_identity(Path(roles[role].selfies), G)
         resolution = int(G.img_resolution)
-        missing = []
+        missing: list[int] = []
         for seed in seeds:
             jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
             size = load_selfie_size(jpg, webp, settings)
@@ -231,7 +245,7 @@ def _load_roles(
             else:
                 missing.append(seed)
         if missing:
-            todo.append((role, G, missing))
+            todo.append((role, G, seeds, set(missing)))
     return networks, todo
 
 
@@ -258,12 +272,13 @@ def render_selfies(
     if encode_workers is None:
         encode_workers = plan_encode_workers(sum(len(m) for *_, m in todo), device)
     with SelfieEncoder(settings, encode_workers, tally.finished) as encoder:
-        for role, G, missing in todo:
+        for role, G, seeds, missing in todo:
             batch_size = plan_batch_size(s.batch_size, device, int(G.img_resolution))
-            batches = generate_selfie_batches(
-                G, missing, s.truncation_psi, s.noise_mode, device, batch_size
-            )
-            _encode_batches(encoder, batches, role, archive_dir)
+            for chunk in plan_render_chunks(seeds, missing, batch_size):
+                batches = generate_selfie_batches(
+                    G, chunk, s.truncation_psi, s.noise_mode, device, len(chunk)
+                )
+                _encode_batches(encoder, batches, role, archive_dir, missing)
         encoder.finish()
     by_message = {job.message_id: _record(job, tally.sizes, roles) for job in jobs}
     seconds = time.perf_counter() - start
