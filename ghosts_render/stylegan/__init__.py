@@ -8,9 +8,7 @@ strictly. ``generate_images`` renders seeds exactly as NVIDIA's ``gen_images.py`
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -227,11 +225,6 @@ def write_seed_images(
 
 def _write_png(image: Any, path: Path) -> None:
     """Write a PNG atomically: a half-written file never takes the final name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ghosts_render.stylegan.export import write_atomic
+
+    write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))

@@ -38,8 +38,8 @@ def write_exported(G: torch.nn.Module, path: Path) -> None:
     text = json.dumps(header, indent=1, sort_keys=True) + "\n"
     state = {k: v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
     weights.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(weights, lambda tmp: save_file(state, str(tmp), metadata={"ghosts_render": text}))
-    _write_atomic(settings, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(weights, lambda tmp: save_file(state, str(tmp), metadata={"ghosts_render": text}))
+    write_atomic(settings, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
@@ -99,9 +99,13 @@ def _read_header(weights: Path, settings: Path) -> dict[str, Any]:
     return header
 
 
-def _write_atomic(path: Path, write: Any) -> None:
+def write_atomic(path: Path, write: Any) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes owner-only files; give the result the permissions of any file the user makes.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     os.close(fd)
     try:
         write(Path(tmp))
