@@ -19,7 +19,7 @@ from ghosts_render.config import DEFAULT_PROMPTS  # noqa: E402  (stdlib-only mod
 
 ROLES = ("artist", "scientist")
 IMAGE_TAG = "[image]"
-IMAGE_RATE = 0.055  # share of lines that carry a selfie (sampling roughly doubles it)
+IMAGE_RATE = 0.06  # share of lines that carry a selfie (sampling roughly doubles it)
 REPEAT_RATE = 0.20  # share of turns where the same speaker writes again
 MORE_SENTENCE_RATES = (0.75, 0.35)  # chance of a 2nd, then a 3rd sentence (mean text ~64 chars)
 CHECK_IN_RATE = 0.035  # share of lines that are one of the default prompts
