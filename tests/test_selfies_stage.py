@@ -142,7 +142,8 @@ def test_role_seeds_are_distinct_and_in_job_order() -> None:
 
 def test_cpu_batch_is_small_and_configured_batch_wins() -> None:
     assert plan_batch_size(0, "cpu", 1024) == 1
-    assert 1 < plan_batch_size(0, "cpu", 256) <= 8
+    assert plan_batch_size(0, "cpu", 256) == 2
+    assert plan_batch_size(0, "cpu", 64) == 8
     assert plan_batch_size(3, "cpu", 1024) == 3
 
 
