@@ -7,6 +7,7 @@ line printed is the text stage's ``speedup: N.Nx`` (messages per second, lockste
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tempfile
 import time
@@ -37,7 +38,13 @@ def run_bench(
     from ghosts_render.stages import text
 
     device = resolve_device(device)
-    cfg = load_config(None, turns=turns, seed=seed, device=device)
+    config_log = logging.getLogger("ghosts_render.config")
+    level = config_log.level
+    config_log.setLevel(logging.ERROR)  # the bench names its models itself: no demo warnings
+    try:
+        cfg = load_config(None, turns=turns, seed=seed, device=device)
+    finally:
+        config_log.setLevel(level)
     model_dir = model or DEMO_TEXT_MODEL
     cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, model=str(model_dir)))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
