@@ -68,7 +68,9 @@ def _default_config(config: Path | None) -> Path | None:
 @app.callback()
 def render(
     ctx: typer.Context,
-    turns: Annotated[int, typer.Option(help="Messages to render (2000 ≈ 9-11 hours, by message length).")] = 2000,
+    turns: Annotated[
+        int, typer.Option(help="Messages to render (2000 ≈ 9-11 hours, by message length).")
+    ] = 2000,
     config: Annotated[
         Path | None,
         typer.Option(help="TOML config file. Default: ./ghosts.toml when it exists."),

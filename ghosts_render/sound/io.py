@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ghosts_render.archive import sha256_file
 from ghosts_render.errors import StageError
 from ghosts_render.sound.dsp import SAMPLE_RATE_HZ, apply_fades, resample, trim_silence
 
@@ -91,14 +92,6 @@ def _file_problem(path: Path) -> str:
     if st.st_size > MAX_FILE_BYTES:
         return f"is too big ({st.st_size // (1024 * 1024)} MB; the limit is 200 MB)"
     return ""
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_frames(snd: sf.SoundFile) -> tuple[np.ndarray, bool]:
@@ -221,7 +214,7 @@ def load_source(path: Path) -> Source:
     if problem:
         return Source(path.name, "", reason=problem)
     try:
-        sha = _hash_file(path)
+        sha = sha256_file(path)
     except OSError as e:
         return Source(path.name, "", reason=f"cannot be read ({e.strerror})")
     warnings: list[str] = []

@@ -10,7 +10,6 @@ gives the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ghosts_render.archive import sha256_file
 from ghosts_render.config import DEMO_DIR, RoleConfig, RunConfig
 from ghosts_render.errors import ModelLoadError, StageError
 from ghosts_render.stages.encode import (
@@ -127,13 +127,9 @@ def load_role_network(role: RoleConfig, device: str) -> torch.nn.Module:
 
 def load_network_identity(path: Path, G: torch.nn.Module) -> dict[str, Any]:
     """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
     return {
         "path": str(path),
-        "sha256": digest.hexdigest(),
+        "sha256": sha256_file(path),
         "kind": str(getattr(G, "kind", "unknown")),
         "resolution": int(G.img_resolution),
         "demo": path.resolve().is_relative_to(DEMO_DIR.resolve()),

