@@ -216,7 +216,7 @@ def _build(cls: type, table: Any, where: str, problems: list[str], **fixed: Any)
     for f in fields(cls):
         if f.name in table and f.name not in fixed:
             default = (
-                f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+                f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
             )
             values[f.name] = _coerce(table[f.name], default, f"{where}.{f.name}", problems)
     try:
