@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import ByteLevelBPETokenizer
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from tiny_gpt2 import build_gpt2, corpus_lines, train_bpe, write_tokenizer
 
 from ghosts_render.config import DEFAULT_ROLES, DEMO_TEXT_MODEL, RoleConfig, RunConfig, TextConfig
 from ghosts_render.errors import StageError
@@ -24,9 +23,6 @@ from ghosts_render.stages.text import (
 from ghosts_render.textgen.parse import parse_first_piece, plan_patterns
 from ghosts_render.textgen.plan import plan_run
 
-CORPUS = Path(__file__).parent / "data" / "text" / "corpus.txt"
-EOT = "<|endoftext|>"
-
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -39,32 +35,9 @@ def one_thread():
 
 def _train(folder: Path, steps: int = 100) -> None:
     """Train a 42k-parameter GPT-2 on the corpus until it writes `[role] text` lines (~5 s)."""
-    lines = CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        lines, vocab_size=400, min_frequency=2, special_tokens=[EOT], show_progress=False
-    )
-    bpe.save(str(folder / "tokenizer.json"))
-    tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(folder / "tokenizer.json"),
-        eos_token=EOT,
-        bos_token=EOT,
-        unk_token=EOT,
-        pad_token=EOT,
-    )
-    tok.save_pretrained(folder)
-    data = torch.tensor([i for line in lines for i in tok.encode(line)])
-    torch.manual_seed(0)
-    config = GPT2Config(
-        n_layer=2,
-        n_head=2,
-        n_embd=32,
-        n_positions=128,
-        vocab_size=len(tok),
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    model = GPT2LMHeadModel(config)
+    tok = write_tokenizer(train_bpe(), folder)
+    data = torch.tensor([i for line in corpus_lines() for i in tok.encode(line)])
+    model = build_gpt2(len(tok))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(0)
     for _ in range(steps):

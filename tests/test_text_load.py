@@ -8,53 +8,24 @@ from pathlib import Path
 
 import pytest
 import torch
-from tokenizers import ByteLevelBPETokenizer
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from tiny_gpt2 import EOT, build_gpt2, train_bpe, write_tokenizer
+from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from ghosts_render.errors import ModelLoadError
 from ghosts_render.stages.text import load_text_model
-
-CORPUS = Path(__file__).parent / "data" / "text" / "corpus.txt"
-EOT = "<|endoftext|>"
-
-
-def _train_bpe() -> ByteLevelBPETokenizer:
-    bpe = ByteLevelBPETokenizer()
-    lines = CORPUS.read_text(encoding="utf-8").splitlines(keepends=True)
-    bpe.train_from_iterator(
-        lines, vocab_size=400, min_frequency=2, special_tokens=[EOT], show_progress=False
-    )
-    return bpe
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, Path]:
     """A transformers folder, an aitextgen folder, and two tokenizer-only folders."""
     root = tmp_path_factory.mktemp("textmodels")
-    bpe = _train_bpe()
+    bpe = train_bpe()
     hf = root / "hf"
     hf.mkdir()
-    bpe.save(str(hf / "tokenizer.json"))
-    tok = PreTrainedTokenizerFast(
-        tokenizer_file=str(hf / "tokenizer.json"),
-        eos_token=EOT,
-        bos_token=EOT,
-        unk_token=EOT,
-        pad_token=EOT,
-    )
-    tok.save_pretrained(hf)
-    torch.manual_seed(0)
-    config = GPT2Config(
-        n_layer=2,
-        n_head=2,
-        n_embd=32,
-        n_positions=128,
-        vocab_size=len(tok),
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    model = GPT2LMHeadModel(config)
+    tok = write_tokenizer(bpe, hf)
+    model = build_gpt2(len(tok))
+    config = model.config
     model.save_pretrained(hf)
 
     vocab = root / "vocab_merges"  # what stock GPT-2 / aitextgen's static folder ship
