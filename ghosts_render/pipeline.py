@@ -30,6 +30,7 @@ from ghosts_render.archive import (
     partial_dir,
     read_json,
     read_manifest,
+    sha256_file,
     write_finished,
     write_json,
     write_manifest,
@@ -91,9 +92,44 @@ def plan_fingerprint(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
     config.pop("device")
     config.pop("config_path")
     payload = dump_json(
-        {"tool": __version__, "config": config, "text": text_identity}, sort_keys=True
+        {
+            "tool": __version__,
+            "config": config,
+            "text": text_identity,
+            "inputs": plan_input_hashes(cfg),
+        },
+        sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def plan_input_hashes(cfg: RunConfig) -> dict[str, str]:
+    """Hash the files behind the config's paths (networks, sound folders, about, fonts).
+
+    A network or sound replaced at the same path makes a new render, never a stale "done".
+    """
+    paths: list[Path] = []
+    for role in cfg.roles:
+        network = Path(role.selfies)
+        paths += (
+            [network, network.with_suffix(".json")]
+            if network.suffix == ".safetensors"
+            else [network]
+        )
+        if role.sounds:
+            paths.append(Path(role.sounds))
+    if cfg.sounds.mode != "procedural":
+        paths.append(Path(cfg.sounds.folder))
+    if cfg.player.about:
+        paths.append(Path(cfg.player.about))
+    paths += [Path(f) for f in cfg.player.fonts]
+    hashes = {}
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        hashes[str(path)] = hashlib.sha256(
+            "".join(f"{f.name}:{sha256_file(f)};" for f in files if f.is_file()).encode()
+        ).hexdigest()
+    return hashes
 
 
 def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) -> RenderReport:

@@ -88,3 +88,17 @@ def test_reading_something_that_is_not_a_conversation_names_the_file(tmp_path):
         read_conversation(tmp_path)
     with pytest.raises(ArchiveError, match="does not exist"):
         read_conversation(tmp_path / "nowhere")
+
+
+def test_fingerprint_follows_the_files_behind_the_config(tmp_path):
+    from ghosts_render.config import load_config
+    from ghosts_render.pipeline import plan_fingerprint
+
+    network = tmp_path / "artist.pkl"
+    network.write_bytes(b"one network")
+    (tmp_path / "ghosts.toml").write_text(f'[roles.artist]\nselfies = "{network}"\n')
+    cfg = load_config(tmp_path / "ghosts.toml")
+    before = plan_fingerprint(cfg, {"kind": "transformers"})
+    assert plan_fingerprint(cfg, {"kind": "transformers"}) == before
+    network.write_bytes(b"another network at the same path")
+    assert plan_fingerprint(cfg, {"kind": "transformers"}) != before
