@@ -96,7 +96,9 @@ def test_fingerprint_follows_the_files_behind_the_config(tmp_path):
 
     network = tmp_path / "artist.pkl"
     network.write_bytes(b"one network")
-    (tmp_path / "ghosts.toml").write_text(f'[roles.artist]\nselfies = "{network}"\n')
+    (tmp_path / "ghosts.toml").write_text(
+        f'[roles.artist]\nselfies = "{network}"\n[roles.scientist]\n'
+    )
     cfg = load_config(tmp_path / "ghosts.toml")
     before = plan_fingerprint(cfg, {"kind": "transformers"})
     assert plan_fingerprint(cfg, {"kind": "transformers"}) == before
