@@ -109,13 +109,13 @@ def render(
     try:
         cfg = load_config(_default_config(config), turns=turns, seed=seed, device=device)
         if dry_run:
-            from ghosts_render.plan import describe_plan
+            from ghosts_render.render.dryrun import describe_plan
 
             typer.echo(describe_plan(cfg, out))
             return
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        from ghosts_render import pipeline
+        from ghosts_render.render import pipeline
 
         with logging_redirect_tqdm(loggers=[logging.getLogger("ghosts_render")]):
             report = pipeline.run(cfg, out, fresh=fresh, quiet=quiet)
@@ -144,7 +144,7 @@ def site(
     archive: Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")],
 ) -> None:
     """Rebuild the player from an archive's (possibly edited) conversation.json; no models."""
-    from ghosts_render.rebuild import rebuild_site
+    from ghosts_render.archive.rebuild import rebuild_site
 
     try:
         rebuild_site(archive)
@@ -158,7 +158,7 @@ def check(
     archive: Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")],
 ) -> None:
     """Validate an archive: schema, every referenced file, and the manifest's hashes."""
-    from ghosts_render.check import check_archive
+    from ghosts_render.archive.check import check_archive
 
     try:
         notes = check_archive(archive)
@@ -175,7 +175,7 @@ def preview(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8000,
 ) -> None:
     """Serve an archive on 127.0.0.1 and print its URL (Ctrl-C stops)."""
-    from ghosts_render.preview import serve
+    from ghosts_render.archive.preview import serve
 
     try:
         serve(archive, port, announce=typer.echo)
@@ -193,9 +193,9 @@ def selfie(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Render seedNNNN.png images from a network, as NVIDIA's gen_images.py names them."""
-    from ghosts_render import stylegan
     from ghosts_render.errors import ConfigError
-    from ghosts_render.pipeline import resolve_device
+    from ghosts_render.render.pipeline import resolve_device
+    from ghosts_render.render.selfies import stylegan
 
     try:
         if noise_mode not in ("const", "random", "none"):

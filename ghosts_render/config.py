@@ -11,13 +11,12 @@ import dataclasses
 import json
 import logging
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from ghosts_render.errors import ConfigError
 
@@ -512,9 +511,9 @@ def plan_player(p: PlayerConfig) -> dict[str, Any]:
 
 
 def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
-    from ghosts_render.site_schema import plan_player_problems
+    from ghosts_render.archive.schema import list_player_problems
 
-    problems.extend(f"player: {problem}" for problem in plan_player_problems(plan_player(p)))
+    problems.extend(f"player: {problem}" for problem in list_player_problems(plan_player(p)))
     if p.max_messages < 1:
         problems.append(f"player.max_messages: must be at least 1, got {p.max_messages}")
     if p.sync not in ("clock", "local"):

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ghosts_render.stylegan import generate_images
-from ghosts_render.stylegan.export import write_exported
-from ghosts_render.stylegan.stylegan3 import StyleGAN3Generator
+from ghosts_render.render.selfies.stylegan import generate_images
+from ghosts_render.render.selfies.stylegan.export import write_exported
+from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
 
 OUT = Path(__file__).resolve().parent.parent / "ghosts_render" / "demo" / "selfies"
 SETTINGS = {

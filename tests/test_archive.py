@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from ghosts_render.archive import (
+from ghosts_render.archive.folder import (
     check_replaceable,
     dump_json,
-    plan_edited_files,
+    list_edited_files,
     read_conversation,
     read_manifest,
     sha256_file,
@@ -48,10 +48,10 @@ def test_json_is_deterministic_and_keeps_unicode():
 
 def test_edits_are_detected(tmp_path):
     archive = make_archive(tmp_path / "out")
-    assert plan_edited_files(archive) == []
+    assert list_edited_files(archive) == []
     (archive / "conversation.json").write_text("{}")
     (archive / "notes.txt").write_text("mine")
-    assert plan_edited_files(archive) == ["conversation.json", "notes.txt"]
+    assert list_edited_files(archive) == ["conversation.json", "notes.txt"]
 
 
 def test_a_folder_that_is_not_an_archive_is_never_replaced(tmp_path):
@@ -92,7 +92,7 @@ def test_reading_something_that_is_not_a_conversation_names_the_file(tmp_path):
 
 def test_fingerprint_follows_the_files_behind_the_config(tmp_path):
     from ghosts_render.config import load_config
-    from ghosts_render.pipeline import plan_fingerprint
+    from ghosts_render.render.pipeline import hash_render
 
     network = tmp_path / "artist.pkl"
     network.write_bytes(b"one network")
@@ -100,7 +100,7 @@ def test_fingerprint_follows_the_files_behind_the_config(tmp_path):
         f'[roles.artist]\nselfies = "{network}"\n[roles.scientist]\n'
     )
     cfg = load_config(tmp_path / "ghosts.toml")
-    before = plan_fingerprint(cfg, {"kind": "transformers"})
-    assert plan_fingerprint(cfg, {"kind": "transformers"}) == before
+    before = hash_render(cfg, {"kind": "transformers"})
+    assert hash_render(cfg, {"kind": "transformers"}) == before
     network.write_bytes(b"another network at the same path")
-    assert plan_fingerprint(cfg, {"kind": "transformers"}) != before
+    assert hash_render(cfg, {"kind": "transformers"}) != before

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoTokenizer, GPT2LMHeadModel, LogitsProcessor, LogitsProcessorList
 
 from ghosts_render.config import DEFAULT_PROMPTS, DEFAULT_ROLES, DEMO_TEXT_MODEL, RunConfig
-from ghosts_render.stages.text import generate_conversation, load_text_model
+from ghosts_render.render.text.stage import generate_conversation, load_text_model
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "demo-corpus"

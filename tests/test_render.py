@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosts_render.archive import read_manifest, sha256_file
+from ghosts_render.archive.folder import read_manifest, sha256_file
 
 TURNS = 120
 

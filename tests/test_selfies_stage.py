@@ -14,17 +14,17 @@ from PIL import Image
 
 from ghosts_render.config import RoleConfig, RunConfig, SelfieConfig
 from ghosts_render.errors import ModelLoadError, StageError
-from ghosts_render.stages.encode import (
+from ghosts_render.render.selfies.encode import (
     EncodeSettings,
     generate_encoded,
     load_selfie_size,
     plan_webp_size,
 )
-from ghosts_render.stages.selfies import (
+from ghosts_render.render.selfies.stage import (
     SelfieJob,
     bench_selfies,
     generate_selfie_batches,
-    plan_batch_size,
+    pick_batch_size,
     plan_role_seeds,
     render_selfies,
 )
@@ -37,9 +37,9 @@ WEBP_SIZE = 12
 @pytest.fixture(scope="module")
 def networks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Artist: an official-format pickle; scientist: an exported seeded StyleGAN2 of ours."""
-    from ghosts_render.stylegan import load_network
-    from ghosts_render.stylegan.export import write_exported
-    from ghosts_render.stylegan.stylegan2 import StyleGAN2Generator
+    from ghosts_render.render.selfies.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan.export import write_exported
+    from ghosts_render.render.selfies.stylegan.stylegan2 import StyleGAN2Generator
 
     artist = DATA / "stylegan2-sg3repo.pkl"
     kwargs = load_network(artist, "cpu").init_kwargs
@@ -141,10 +141,10 @@ def test_role_seeds_are_distinct_and_in_job_order() -> None:
 
 
 def test_cpu_batch_is_small_and_configured_batch_wins() -> None:
-    assert plan_batch_size(0, "cpu", 1024) == 1
-    assert plan_batch_size(0, "cpu", 256) == 2
-    assert plan_batch_size(0, "cpu", 64) == 8
-    assert plan_batch_size(3, "cpu", 1024) == 3
+    assert pick_batch_size(0, "cpu", 1024) == 1
+    assert pick_batch_size(0, "cpu", 256) == 2
+    assert pick_batch_size(0, "cpu", 64) == 8
+    assert pick_batch_size(3, "cpu", 1024) == 3
 
 
 # --- rendering ----------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_resume_renders_only_missing_selfies(networks: dict[str, Path], tmp_path
 
 
 def test_a_batch_renders_what_single_selfies_render(networks: dict[str, Path]) -> None:
-    from ghosts_render.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan import load_network
 
     G = load_network(networks["artist"], "cpu")
     seeds = [3, 1, 4, 1, 5]
@@ -256,7 +256,7 @@ class _SmallGPU(torch.nn.Module):
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_the_images(networks: dict[str, Path]) -> None:
-    from ghosts_render.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan import load_network
 
     G = load_network(networks["artist"], "cpu")
     small = _SmallGPU(G, limit=2)
@@ -303,7 +303,7 @@ def test_no_jobs_render_nothing(networks: dict[str, Path], tmp_path: Path) -> No
 def test_bench_times_batched_against_single(networks: dict[str, Path]) -> None:
     result = bench_selfies(networks["artist"], 3, "cpu")
     assert result["single"]["batch_size"] == 1
-    assert result["batched"]["batch_size"] == plan_batch_size(0, "cpu", RESOLUTION)
+    assert result["batched"]["batch_size"] == pick_batch_size(0, "cpu", RESOLUTION)
     for mode in ("single", "batched"):
         r = result[mode]
         assert r["seconds"] > 0 and r["selfies_per_s"] == pytest.approx(3 / r["seconds"])
@@ -321,7 +321,7 @@ def test_render_on_cuda_writes_the_same_records(networks: dict[str, Path], tmp_p
 
 
 def test_bench_network_is_a_seeded_stylegan3_t() -> None:
-    from ghosts_render.stages.selfies import generate_bench_network
+    from ghosts_render.render.selfies.stage import generate_bench_network
 
     G = generate_bench_network(resolution=16, seed=3)
     assert (G.kind, G.img_resolution, G.z_dim) == ("stylegan3-t", 16, 512)
@@ -360,6 +360,6 @@ def test_stylegan3_selfies_are_what_gen_images_renders(tmp_path: Path) -> None:
 def test_resume_recomputes_each_missing_selfie_in_its_original_batch(
     seeds, missing, batch, expected
 ):
-    from ghosts_render.stages.selfies import plan_render_chunks
+    from ghosts_render.render.selfies.stage import plan_render_chunks
 
     assert plan_render_chunks(seeds, missing, batch) == expected

@@ -17,17 +17,17 @@ import segno
 import soundfile
 from PIL import Image
 
-from ghosts_render.errors import ArchiveError, ConfigError
-from ghosts_render.site import (
+from ghosts_render.archive.about import format_markdown_text, render_about
+from ghosts_render.archive.media import render_qr_matrix
+from ghosts_render.archive.site import (
     CSP,
     TRANSCRIPT_PAGE_SIZE,
-    plan_clock,
-    plan_conversation_js,
-    plan_precache,
+    format_clock,
+    format_conversation_js,
+    list_precache,
     write_site,
 )
-from ghosts_render.site_about import plan_markdown_text, render_about
-from ghosts_render.site_media import plan_qr_matrix
+from ghosts_render.errors import ArchiveError, ConfigError
 
 HOSTILE = [
     "<script>window.pwned = 1</script>",
@@ -198,10 +198,10 @@ def test_precache_lists_every_file_and_its_version_follows_content(archive: Path
         "conversation.json",
         *(f"media/selfies/artist-7.{x}" for x in ("jpg", "webp")),
     ]
-    plan = plan_precache(archive)
+    plan = list_precache(archive)
     assert (plan.eager, plan.lazy) == (eager, lazy) and f'const VERSION = "{plan.version}"' in sw
     (archive / "media/sounds/tone.mp3").write_bytes(b"\xff\xfb" + bytes(64))
-    assert plan_precache(archive).version != plan.version
+    assert list_precache(archive).version != plan.version
 
 
 def test_rebuild_is_byte_identical(archive: Path) -> None:
@@ -366,7 +366,7 @@ def test_default_about_describes_the_render(archive: Path) -> None:
 
 def test_markdown_text_is_escaped_literally() -> None:
     value = "*a* _b_ [c](javascript:d) <e> # f"
-    html = render_about(f"para {plan_markdown_text(value)}").body_html
+    html = render_about(f"para {format_markdown_text(value)}").body_html
     assert "<em>" not in html and "<a" not in html and "&lt;e&gt;" in html
 
 
@@ -403,7 +403,7 @@ def _segno(url: str) -> list[list[bool]]:
 
 def test_link_page_qr_encodes_the_public_url(hostile: Path) -> None:
     [(day, size, path)] = _qr_paths(parse(hostile, "link.html"))
-    assert day == "" and plan_qr_matrix(path, size) == _segno("https://example.org/show/")
+    assert day == "" and render_qr_matrix(path, size) == _segno("https://example.org/show/")
 
 
 def test_link_page_draws_one_qr_per_exhibition_day(tmp_path: Path) -> None:
@@ -414,7 +414,7 @@ def test_link_page_draws_one_qr_per_exhibition_day(tmp_path: Path) -> None:
     codes = _qr_paths(parse(folder, "link.html"))
     assert [d for d, _, _ in codes] == ["2026-05-30", "2026-05-31", "2026-06-01", "2026-06-02"]
     for day, size, path in codes:
-        assert plan_qr_matrix(path, size) == _segno(f"https://ex.org/s/?lang=en&day={day}")
+        assert render_qr_matrix(path, size) == _segno(f"https://ex.org/s/?lang=en&day={day}")
 
 
 def test_link_page_without_url_says_what_to_do(archive: Path) -> None:
@@ -434,7 +434,7 @@ def test_transcript_pages_hold_every_message_with_permalinks(tmp_path: Path) -> 
     third = parse(folder, "transcript-3.html")
     assert third.find("a", href="index.html#m02002")
     assert [t["datetime"] for t in third.find("time")][-1] == "PT1H40M8S"
-    assert plan_clock(6_008_000) == "1:40:08"
+    assert format_clock(6_008_000) == "1:40:08"
     (folder / "conversation.json").write_text(json.dumps(make_doc(["one", "two"])))
     write_site(folder)
     assert (
@@ -442,7 +442,7 @@ def test_transcript_pages_hold_every_message_with_permalinks(tmp_path: Path) -> 
     )
 
 
-def test_plan_conversation_js_escapes_only_what_html_needs() -> None:
-    js = plan_conversation_js({"text": "a</script>\u2028b & <!-- é"})
+def test_format_conversation_js_escapes_only_what_html_needs() -> None:
+    js = format_conversation_js({"text": "a</script>\u2028b & <!-- é"})
     body = '{"text":"a\\u003c/script\\u003e\\u2028b \\u0026 \\u003c!-- é"}'
     assert js == f"window.GHOSTS_CONVERSATION = {body};\n"

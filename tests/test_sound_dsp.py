@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ghosts_render.sound.abstractions import griffin_lim, istft, stft
-from ghosts_render.sound.deck import plan_deck, plan_proportions, plan_rng
-from ghosts_render.sound.dsp import apply_fades, next_fast_size, resample, trim_silence
-from ghosts_render.sound.loudness import (
+from ghosts_render.render.sounds.abstractions import griffin_lim, istft, stft
+from ghosts_render.render.sounds.deck import plan_deck, plan_proportions, seeded_rng
+from ghosts_render.render.sounds.dsp import apply_fades, next_fast_size, resample, trim_silence
+from ghosts_render.render.sounds.loudness import (
     SILENCE_LUFS,
     k_weighting_response,
     measure_loudness,
@@ -137,20 +137,20 @@ def test_istft_inverts_stft_and_griffin_lim_converges() -> None:
 
 
 def test_deck_deals_each_card_once_per_pass() -> None:
-    dealt = plan_deck(5, 23, plan_rng(0, "deck"))
+    dealt = plan_deck(5, 23, seeded_rng(0, "deck"))
     assert len(dealt) == 23
     for start in range(0, 20, 5):
         assert sorted(dealt[start : start + 5]) == [0, 1, 2, 3, 4]
     assert sorted(set(dealt[20:])) == sorted(dealt[20:])
-    assert dealt == plan_deck(5, 23, plan_rng(0, "deck"))
-    assert dealt != plan_deck(5, 23, plan_rng(1, "deck"))
+    assert dealt == plan_deck(5, 23, seeded_rng(0, "deck"))
+    assert dealt != plan_deck(5, 23, seeded_rng(1, "deck"))
 
 
 def test_random_streams_depend_on_every_part() -> None:
-    draw = plan_rng(3, "sounds", "artist", 1).random()
-    assert draw == plan_rng(3, "sounds", "artist", 1).random()
-    assert draw != plan_rng(3, "sounds", "artist", 2).random()
-    assert draw != plan_rng(4, "sounds", "artist", 1).random()
+    draw = seeded_rng(3, "sounds", "artist", 1).random()
+    assert draw == seeded_rng(3, "sounds", "artist", 1).random()
+    assert draw != seeded_rng(3, "sounds", "artist", 2).random()
+    assert draw != seeded_rng(4, "sounds", "artist", 1).random()
 
 
 def test_six_way_weights_follow_the_original_scheme() -> None:

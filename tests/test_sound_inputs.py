@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ghosts_render.sound.dsp import SAMPLE_RATE_HZ
-from ghosts_render.sound.io import list_source_files, load_source
+from ghosts_render.render.sounds.dsp import SAMPLE_RATE_HZ
+from ghosts_render.render.sounds.io import list_source_files, load_source
 
 
 def tone(

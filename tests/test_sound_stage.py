@@ -15,9 +15,9 @@ from test_sound_inputs import CASES
 
 from ghosts_render.config import DEFAULT_ROLES, RoleConfig, RunConfig, SoundConfig
 from ghosts_render.errors import StageError
-from ghosts_render.sound import io as sound_io
-from ghosts_render.sound.loudness import measure_momentary_max_lufs, measure_true_peak_dbtp
-from ghosts_render.stages.sounds import SoundJob, check_mp3_support, render_sounds
+from ghosts_render.render.sounds import io as sound_io
+from ghosts_render.render.sounds.loudness import measure_momentary_max_lufs, measure_true_peak_dbtp
+from ghosts_render.render.sounds.stage import SoundJob, check_mp3_support, render_sounds
 
 RATE = 44100
 

@@ -14,15 +14,15 @@ import pytest
 import torch
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.stylegan import generate_images, load_network
-from ghosts_render.stylegan.ops import (
+from ghosts_render.render.selfies.stylegan import generate_images, load_network
+from ghosts_render.render.selfies.stylegan.ops import (
     bessel_j1,
     design_lowpass,
     filtered_lrelu,
     filtered_lrelu_reference,
 )
-from ghosts_render.stylegan.stylegan3 import StyleGAN3Generator
-from ghosts_render.stylegan.unpickle import load_pickle
+from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
+from ghosts_render.render.selfies.stylegan.unpickle import load_pickle
 
 DATA = Path(__file__).parent / "data" / "stylegan"
 DEMO = Path(__file__).parent.parent / "ghosts_render" / "demo" / "selfies"

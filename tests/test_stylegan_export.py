@@ -11,8 +11,13 @@ import pytest
 import torch
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.stylegan import generate_images, load_network
-from ghosts_render.stylegan.export import FORMAT, export_paths, load_exported, write_exported
+from ghosts_render.render.selfies.stylegan import generate_images, load_network
+from ghosts_render.render.selfies.stylegan.export import (
+    FORMAT,
+    export_paths,
+    load_exported,
+    write_exported,
+)
 
 DATA = Path(__file__).parent / "data" / "stylegan"
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ghosts_render.errors import ConfigError, ModelLoadError
-from ghosts_render.stylegan import (
+from ghosts_render.render.selfies.stylegan import (
     generate_images,
     load_network,
     load_weights,

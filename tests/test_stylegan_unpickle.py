@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.stylegan import detect_kind
-from ghosts_render.stylegan.unpickle import Recovered, load_pickle
+from ghosts_render.render.selfies.stylegan import detect_kind
+from ghosts_render.render.selfies.stylegan.unpickle import Recovered, load_pickle
 
 DATA = Path(__file__).parent / "data" / "stylegan"
 KINDS = {
@@ -322,7 +322,7 @@ def _generator_meta(synthesis_parts: dict, **state: object) -> _Persistent:
 
 
 def test_an_unknown_generator_layout_is_refused(official_names: None, tmp_path: Path) -> None:
-    from ghosts_render.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan import load_network
 
     path = _write(tmp_path, _generator_meta({"blocks": _module_meta("Block")}))
     with pytest.raises(ModelLoadError, match="neither a StyleGAN3 nor a StyleGAN2 generator"):
@@ -332,7 +332,7 @@ def test_an_unknown_generator_layout_is_refused(official_names: None, tmp_path: 
 def test_a_generator_built_from_positional_args_is_refused(
     official_names: None, tmp_path: Path
 ) -> None:
-    from ghosts_render.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan import load_network
 
     path = _write(
         tmp_path, _generator_meta({"b4": _module_meta("SynthesisBlock")}, _init_args=(8,))

@@ -12,16 +12,16 @@ from tiny_gpt2 import build_gpt2, corpus_lines, train_bpe, write_tokenizer
 
 from ghosts_render.config import DEFAULT_ROLES, DEMO_TEXT_MODEL, RoleConfig, RunConfig, TextConfig
 from ghosts_render.errors import StageError
-from ghosts_render.stages import text as text_stage
-from ghosts_render.stages.text import (
+from ghosts_render.render.text import stage as text_stage
+from ghosts_render.render.text.parse import compile_patterns, parse_first_piece
+from ghosts_render.render.text.runs import plan_run
+from ghosts_render.render.text.stage import (
     RowSampler,
     TextMessage,
     generate_conversation,
     generate_naive,
     load_text_model,
 )
-from ghosts_render.textgen.parse import parse_first_piece, plan_patterns
-from ghosts_render.textgen.plan import plan_run
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -196,7 +196,7 @@ def test_a_tag_format_the_model_never_writes_is_a_clear_error(tiny):
 
 def test_best_of_prefers_a_valid_candidate_that_does_not_repeat_the_run(tiny):
     cfg = _cfg(best_of=3)
-    patterns = plan_patterns("[{role}]", "[image]")
+    patterns = compile_patterns("[{role}]", "[image]")
     run = {
         "length": 9,
         "attempt": 2,

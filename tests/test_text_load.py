@@ -13,7 +13,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.utils import logging as hf_logging
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.stages.text import load_text_model
+from ghosts_render.render.text.stage import load_text_model
 
 
 @pytest.fixture(scope="module")

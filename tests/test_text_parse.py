@@ -7,18 +7,18 @@ import dataclasses
 import pytest
 
 from ghosts_render.config import DEFAULT_ROLES, RunConfig, TextConfig
-from ghosts_render.textgen.parse import parse_first_piece, plan_patterns, plan_piece
-from ghosts_render.textgen.plan import (
+from ghosts_render.render.text.parse import compile_patterns, parse_first_piece, parse_piece
+from ghosts_render.render.text.runs import (
     count_silent_runs,
-    plan_conversation,
-    plan_fingerprint,
+    format_prompt,
+    hash_text_settings,
+    plan_message_order,
     plan_needs,
-    plan_prompt,
     plan_run,
 )
 
 ROLES = ("artist", "scientist")
-BRACKETS = plan_patterns("[{role}]", "[image]")
+BRACKETS = compile_patterns("[{role}]", "[image]")
 
 # (generated text, expected (sender, text, raw, selfie, valid) or None for "no tagged piece")
 PARSE_CASES = [
@@ -70,7 +70,7 @@ CUSTOM_CASES = [
 
 @pytest.mark.parametrize(("role_format", "image_tag", "generated", "expected"), CUSTOM_CASES)
 def test_parse_custom_role_formats(role_format, image_tag, generated, expected):
-    piece = parse_first_piece(generated, plan_patterns(role_format, image_tag))
+    piece = parse_first_piece(generated, compile_patterns(role_format, image_tag))
     if expected is None:
         assert piece is None
     else:
@@ -79,12 +79,12 @@ def test_parse_custom_role_formats(role_format, image_tag, generated, expected):
 
 def test_a_tag_inside_a_word_is_not_a_tag_for_an_open_format():
     # Without a word boundary, "{role}>" would split "artist" into one-letter pieces.
-    piece = parse_first_piece("my artist> hi", plan_patterns("{role}>", "[image]"))
+    piece = parse_first_piece("my artist> hi", compile_patterns("{role}>", "[image]"))
     assert piece.raw == "artist> hi"
 
 
 def test_prompt_lines_parse_like_generated_pieces():
-    piece = plan_piece("  [scientist] Are you still there?\n", BRACKETS)
+    piece = parse_piece("  [scientist] Are you still there?\n", BRACKETS)
     assert (piece.sender, piece.text, piece.raw) == (
         "scientist",
         "Are you still there?",
@@ -143,7 +143,7 @@ def test_needs_fill_turns_and_grow_when_a_run_ends_early():
 
 def test_conversation_is_runs_in_order_truncated_to_turns():
     runs = [_run(3, 3), _run(4, 2, ended=True), _run(5, 4)]
-    pairs = plan_conversation(runs, 7)
+    pairs = plan_message_order(runs, 7)
     assert [(r, m["raw"]) for r, m in pairs] == [
         (0, "[artist] m0"),
         (0, "[artist] m1"),
@@ -170,15 +170,15 @@ def test_silent_runs_count_the_longest_streak():
 
 def test_prompt_is_the_last_memory_raw_lines_plus_a_newline():
     run = _run(9, 4)
-    assert plan_prompt(run, 1) == "[artist] m3\n"
-    assert plan_prompt(run, 2) == "[artist] m2\n[artist] m3\n"
-    assert plan_prompt(run, 10) == "[artist] m0\n[artist] m1\n[artist] m2\n[artist] m3\n"
+    assert format_prompt(run, 1) == "[artist] m3\n"
+    assert format_prompt(run, 2) == "[artist] m2\n[artist] m3\n"
+    assert format_prompt(run, 10) == "[artist] m0\n[artist] m1\n[artist] m2\n[artist] m3\n"
 
 
 def test_fingerprint_changes_with_what_shapes_the_text():
     cfg = _cfg()
-    assert plan_fingerprint(cfg) == plan_fingerprint(_cfg())
-    assert plan_fingerprint(dataclasses.replace(cfg, seed=1)) != plan_fingerprint(cfg)
+    assert hash_text_settings(cfg) == hash_text_settings(_cfg())
+    assert hash_text_settings(dataclasses.replace(cfg, seed=1)) != hash_text_settings(cfg)
     hotter = dataclasses.replace(cfg, text=TextConfig(temperature=0.5))
-    assert plan_fingerprint(hotter) != plan_fingerprint(cfg)
-    assert plan_fingerprint(dataclasses.replace(cfg, turns=5)) == plan_fingerprint(cfg)
+    assert hash_text_settings(hotter) != hash_text_settings(cfg)
+    assert hash_text_settings(dataclasses.replace(cfg, turns=5)) == hash_text_settings(cfg)

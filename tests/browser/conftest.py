@@ -13,7 +13,7 @@ import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def build_archive(archive: Path, doc: dict[str, Any], fonts: tuple[Path, ...] = 
     (archive / "conversation.json").write_text(
         json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
-    from ghosts_render.site import write_site
+    from ghosts_render.archive.site import write_site
 
     write_site(archive, fonts=fonts)
     return archive / "index.html"
@@ -298,8 +298,8 @@ def ms(iso: str) -> int:
 def open_at(page: Any, url: str, now_ms: int) -> Watch:
     """Open url with the page clock paused at now_ms; wait until the player has settled."""
     w = watch(page)
-    page.clock.install(time=datetime.fromtimestamp((now_ms - 1000) / 1000, tz=timezone.utc))
-    page.clock.pause_at(datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc))
+    page.clock.install(time=datetime.fromtimestamp((now_ms - 1000) / 1000, tz=UTC))
+    page.clock.pause_at(datetime.fromtimestamp(now_ms / 1000, tz=UTC))
     page.goto(url)
     # data-clock: the Date-header skew check (over http) has finished.
     page.wait_for_selector("html[data-player][data-clock]", state="attached")

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -196,18 +197,15 @@ def test_grouping_sender_labels_and_timestamps(page, archive, harness):
 
 
 def harness_iso(ms: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return (
-        datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")[:-6]
-        + "Z"
-    )
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def harness_hhmm(ms: int) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%H:%M")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%H:%M")
 
 
 # --------------------------------------------------------------------------- sound

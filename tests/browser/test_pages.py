@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import segno
 
-from ghosts_render.site_media import plan_qr_matrix
+from ghosts_render.archive.media import render_qr_matrix
 
 PUBLIC_URL = "https://example.org/ghosts/"
 HOSTILE = '<img src=x onerror="window.pwned = 1"><script>window.pwned = 2</script> echo'
@@ -58,7 +58,7 @@ def _shown_qr(page: Any) -> tuple[str, list[list[bool]]]:
         }"""
     )
     assert found["width"] > 100  # drawn at a scannable size
-    return found["text"], plan_qr_matrix(found["d"], int(found["size"]))
+    return found["text"], render_qr_matrix(found["d"], int(found["size"]))
 
 
 def test_about_sidenote_opens_by_click_and_keyboard(
@@ -121,7 +121,7 @@ def test_link_page_shows_the_code_of_the_local_day(
 ) -> None:
     page = new_context(timezone_id="Asia/Tokyo").new_page()
     # 2026-05-31 20:00 UTC is already June 1st in Tokyo.
-    page.clock.install(time=datetime(2026, 5, 31, 20, 0, tzinfo=timezone.utc))
+    page.clock.install(time=datetime(2026, 5, 31, 20, 0, tzinfo=UTC))
     _open(page, server.url("days/show/link.html"), harness)
     caption, matrix = _shown_qr(page)
     assert caption == f"{PUBLIC_URL}?day=2026-06-01" and matrix == _segno(caption)

@@ -1,0 +1,178 @@
+"""Check an archive's conversation.json before a player is built from it: every problem, at once."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeGuard
+
+from ghosts_render.errors import ArchiveError
+
+SIDES = ("left", "right")
+MAX_DAYS = 400  # longest exhibition a day-keyed link page pre-draws QR codes for
+MAX_LISTED = 12  # problems spelled out in one error; the rest are counted
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ids become HTML ids and URL fragments
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def list_media_problems(src: Any, where: str, archive_dir: Path) -> list[str]:
+    """Return the problems of one media path: relative, inside the archive, present."""
+    if not isinstance(src, str) or not src:
+        return [f"{where} should be a relative file path such as media/sounds/x.mp3"]
+    path = PurePosixPath(src)
+    if path.is_absolute() or ".." in path.parts or ":" in src or "\\" in src:
+        return [f"{where} {src!r} must be a path inside the archive (no '..', drive or URL)"]
+    if not (archive_dir / path).is_file():
+        return [f"{where} {src!r} is missing from the archive folder"]
+    return []
+
+
+def _selfie_problems(selfie: Any, where: str, archive_dir: Path) -> list[str]:
+    if not isinstance(selfie, dict):
+        return [f"{where}: 'selfie' should be an object with src, width, height and alt"]
+    problems = list_media_problems(selfie.get("src"), f"{where}: selfie 'src'", archive_dir)
+    if "webp" in selfie:
+        problems += list_media_problems(selfie["webp"], f"{where}: selfie 'webp'", archive_dir)
+    for key in ("width", "height"):
+        if not _is_int(selfie.get(key)) or selfie[key] <= 0:
+            problems.append(f"{where}: selfie '{key}' should be a positive whole number of pixels")
+    if not isinstance(selfie.get("alt"), str):
+        problems.append(f"{where}: selfie 'alt' should be a text describing the image")
+    return problems
+
+
+def _message_problems(msg: Any, where: str, roles: dict[str, Any], archive_dir: Path) -> list[str]:
+    if not isinstance(msg, dict):
+        return [f"{where} should be an object"]
+    problems = []
+    if not isinstance(msg.get("id"), str) or not _ID.fullmatch(msg["id"]):
+        problems.append(f"{where}: 'id' should be letters, digits, '-' or '_' (e.g. m00012)")
+    if msg.get("sender") not in roles:
+        sender = msg.get("sender")
+        problems.append(f"{where}: sender {sender!r} is not one of the roles {list(roles)}")
+    if not isinstance(msg.get("text"), str):
+        problems.append(f"{where}: 'text' should be a string (it may be empty)")
+    for key in ("writing_at", "at"):
+        if not _is_int(msg.get(key)) or msg[key] < 0:
+            problems.append(f"{where}: '{key}' should be a whole number of milliseconds >= 0")
+    if _is_int(msg.get("writing_at")) and _is_int(msg.get("at")) and msg["writing_at"] > msg["at"]:
+        problems.append(f"{where}: 'writing_at' {msg['writing_at']} is after 'at' {msg['at']}")
+    if "selfie" in msg:
+        problems += _selfie_problems(msg["selfie"], where, archive_dir)
+    if "sound" in msg:
+        sound = msg["sound"]
+        src = sound.get("src") if isinstance(sound, dict) else None
+        problems += list_media_problems(src, f"{where}: sound 'src'", archive_dir)
+    return problems
+
+
+def _role_problems(roles: Any) -> list[str]:
+    if not isinstance(roles, dict) or not roles:
+        return ["'roles' should be an object with at least one role, e.g. {\"artist\": {...}}"]
+    problems = []
+    for name, role in roles.items():
+        if not isinstance(role, dict):
+            problems.append(f"role {name!r} should be an object with label, side and color")
+            continue
+        if role.get("side") not in SIDES:
+            problems.append(f'role {name!r}: \'side\' should be "left" or "right"')
+        for key in ("label", "color"):
+            if not _is_text(role.get(key)):
+                problems.append(f"role {name!r}: '{key}' should be a non-empty text")
+    return problems
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def list_player_problems(player: Any) -> list[str]:
+    """Return the problems of the player settings (public_url, validity dates, day key)."""
+    if not isinstance(player, dict):
+        return ["'player' should be an object of player settings"]
+    problems = []
+    for key in ("public_url", "lost_text"):
+        if key in player and not isinstance(player[key], str):
+            problems.append(f"player '{key}' should be a text")
+    url = player.get("public_url")
+    if isinstance(url, str) and url and not re.match(r"https?://[^\s/]+", url):
+        problems.append(f"player 'public_url' {url!r} should start with https:// or http://")
+    days = [_date(player.get(k)) for k in ("valid_from", "valid_until")]
+    for key, day in zip(("valid_from", "valid_until"), days, strict=True):
+        if player.get(key) not in (None, "") and day is None:
+            problems.append(f"player '{key}' {player[key]!r} should be a date like 2026-05-01")
+    if days[0] and days[1] and not 0 <= (days[1] - days[0]).days <= MAX_DAYS:
+        problems.append(f"player 'valid_until' should be 0 to {MAX_DAYS} days after 'valid_from'")
+    if player.get("day_key", False) not in (True, False):
+        problems.append("player 'day_key' should be true or false")
+    elif player.get("day_key") and not (days[0] and days[1]):
+        problems.append("player 'day_key' needs 'valid_from' and 'valid_until' (one QR per day)")
+    return problems
+
+
+def _timeline_problems(messages: list[Any], duration: Any) -> list[str]:
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    last_at = -1
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            continue
+        mid, at = msg.get("id"), msg.get("at")
+        if isinstance(mid, str):
+            if mid in seen:
+                problems.append(f"message #{i}: id {mid!r} is used twice (first #{seen[mid]})")
+            seen.setdefault(mid, i)
+        if _is_int(at):
+            if at <= last_at:
+                problems.append(
+                    f"message #{i} ({mid}): 'at' {at} is not after the previous message's {last_at}"
+                )
+            last_at = max(last_at, at)
+    if not _is_int(duration) or duration <= 0:
+        problems.append("'duration' should be the loop length in milliseconds, a whole number > 0")
+    elif duration <= last_at:
+        problems.append(f"'duration' {duration} should be longer than the last 'at' {last_at}")
+    return problems
+
+
+def list_conversation_problems(data: Any, archive_dir: Path) -> list[str]:
+    """Return every problem of a parsed conversation.json (empty when it can be played)."""
+    if not isinstance(data, dict):
+        return ["the file should hold one JSON object"]
+    problems = []
+    if not _is_text(data.get("title")):
+        problems.append("'title' should be a non-empty text")
+    problems += _role_problems(data.get("roles"))
+    roles = data["roles"] if isinstance(data.get("roles"), dict) else {}
+    problems += list_player_problems(data.get("player", {}))
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return [*problems, "'messages' should be a list with at least one message"]
+    for i, msg in enumerate(messages):
+        mid = msg.get("id") if isinstance(msg, dict) else None
+        problems += _message_problems(msg, f"message #{i} ({mid})", roles, archive_dir)
+    return problems + _timeline_problems(messages, data.get("duration"))
+
+
+def check_conversation(data: Any, archive_dir: Path) -> None:
+    """Raise one ArchiveError listing every problem of a conversation, if it has any."""
+    problems = list_conversation_problems(data, archive_dir)
+    if not problems:
+        return
+    listed = "; ".join(problems[:MAX_LISTED])
+    more = f"; and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+    raise ArchiveError(
+        f"{archive_dir / 'conversation.json'} has {len(problems)} problem(s): {listed}{more}. "
+        "Fix the file (or restore it) and run `ghosts-render site` again."
+    )

@@ -1,0 +1,394 @@
+"""Build the player site of an archive from its conversation.json: pages, data script, icons, SW.
+
+Gather everything first, then write (mkdocs's build order). No torch, no models: `ghosts-render
+site DIR` rebuilds a curated archive with this module alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypedDict
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from ghosts_render import __version__
+from ghosts_render.archive.about import format_default_about, render_about
+from ghosts_render.archive.folder import read_conversation, sha256_file, write_text_atomic
+from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
+from ghosts_render.archive.schema import check_conversation
+from ghosts_render.errors import ArchiveError, ConfigError
+
+log = logging.getLogger(__name__)
+
+# One policy for every page: nothing from other hosts, no inline script or style, no plugins.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; worker-src 'self'; manifest-src 'self'"
+)
+TRANSCRIPT_PAGE_SIZE = 1000  # messages per transcript page (Telegram's export uses 1000)
+FONT_FORMATS = {".woff2": "woff2", ".woff": "woff", ".ttf": "truetype", ".otf": "opentype"}
+FONT_FAMILIES = ("ghosts-body", "ghosts-display")  # in the order the artist lists the fonts
+DEFAULT_LOST_TEXT = (
+    "connection lost. This link to the conversation has expired: links from the exhibition "
+    "only work on the day they were made."
+)
+NAV = (
+    {"href": "about.html", "label": "background"},
+    {"href": "transcript.html", "label": "transcript"},
+)
+_NOT_PRECACHED = {"sw.js", "manifest.json"}  # the worker itself; the manifest is written later
+
+
+class PageContext(TypedDict):
+    """What every page template receives (index.html's contract with the player: see notes)."""
+
+    title: str
+    lang: str
+    page: str
+    csp: str
+    fonts_css: bool
+    favicons: list[str]
+    nav: list[dict[str, str]]
+    service_worker: bool
+    webmanifest: str
+    generator: str
+    conversation: dict[str, Any]
+    player: dict[str, Any]
+
+
+def template_dir() -> Path:
+    """Return site_template/: inside the installed package, else at the repository's top."""
+    packaged = resources.files("ghosts_render").joinpath("site_template")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "site_template"
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    """The one jinja2 environment (compiled templates are reused across builds in a process)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir()),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["clock"] = format_clock
+    env.filters["iso_duration"] = format_iso_duration
+    return env
+
+
+def load_template(name: str) -> jinja2.Template:
+    """Load one page template of site_template/, or say that the installation is incomplete."""
+    try:
+        return _environment().get_template(name)
+    except jinja2.TemplateNotFound:
+        raise ArchiveError(
+            f"the player's template {name} is missing from {template_dir()}: "
+            "reinstall ghosts-render"
+        ) from None
+
+
+def format_clock(ms: int) -> str:
+    """Format a loop position as H:MM:SS (the transcript's timestamps)."""
+    s = ms // 1000
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def format_iso_duration(ms: int) -> str:
+    """Format a loop position as an ISO 8601 duration for <time datetime>."""
+    s = ms // 1000
+    return f"PT{s // 3600}H{s // 60 % 60}M{s % 60}S"
+
+
+def format_conversation_js(conversation: dict[str, Any]) -> str:
+    """Serialise the conversation as the classic script the player reads, safe inside HTML."""
+    text = json.dumps(conversation, ensure_ascii=False, separators=(",", ":"))
+    # "</script>", "<!--" and U+2028/2029 must not survive as such: escape them as JSON does.
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return f"window.GHOSTS_CONVERSATION = {text};\n"
+
+
+def load_conversation(archive_dir: Path) -> dict[str, Any]:
+    """Read an archive's conversation.json and check all of it; raise ArchiveError if unplayable."""
+    if not archive_dir.is_dir():
+        raise ArchiveError(f"{archive_dir} is not a folder: point at a rendered archive")
+    data = read_conversation(archive_dir)
+    check_conversation(data, archive_dir)
+    return data
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _copy_file(src: Path, dest: Path) -> None:
+    if src.resolve() != dest.resolve():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+
+
+def write_about_source(archive_dir: Path, about: Path | None) -> Path | None:
+    """Copy the artist's about Markdown into the archive (so rebuilds need no config)."""
+    dest = archive_dir / "about.md"
+    if about is not None:
+        if not about.is_file():
+            raise ConfigError(f"about page {about} does not exist (player.about): fix the path")
+        _copy_file(about, dest)
+    return dest if dest.is_file() else None
+
+
+def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
+    """Copy the artist's fonts to assets/fonts/ and return their file names, in order."""
+    folder = archive_dir / "assets" / "fonts"
+    order = folder / "fonts.json"
+    for font in fonts:
+        if not font.is_file():
+            raise ConfigError(f"font {font} does not exist (player.fonts): fix the path")
+        if font.suffix.lower() not in FONT_FORMATS:
+            raise ConfigError(f"font {font} is not a .woff2, .woff, .ttf or .otf (player.fonts)")
+        _copy_file(font, folder / font.name)
+    if fonts:
+        write_text_atomic(order, json.dumps([f.name for f in fonts]) + "\n")
+    if not order.is_file():
+        return []
+    names = json.loads(order.read_text(encoding="utf-8"))
+    return [n for n in names if isinstance(n, str) and (folder / n).is_file()]
+
+
+def format_fonts_css(names: Sequence[str]) -> str:
+    """Write @font-face rules: the first font is the body family, the second the display one."""
+    rules = ["/* Fonts the artist supplied (written by ghosts-render site). */"]
+    for family, name in zip(FONT_FAMILIES, names[: len(FONT_FAMILIES)], strict=False):
+        fmt = FONT_FORMATS[Path(name).suffix.lower()]
+        rules.append(
+            f'@font-face {{ font-family: "{family}"; src: url("fonts/{quote(name)}") '
+            f'format("{fmt}"); font-weight: 100 900; font-style: oblique 0deg 12deg; '
+            "font-display: swap; }"
+        )
+    return "\n".join(rules) + "\n"
+
+
+def render_qr_days(player: dict[str, Any]) -> list[tuple[str, QrCode]]:
+    """Draw the link page's QR codes: one for public_url, or one per exhibition day (?day=)."""
+    url = player.get("public_url") or ""
+    if not url:
+        return []
+    if not player.get("day_key"):
+        return [("", render_qr(url))]
+    first = date.fromisoformat(player["valid_from"])
+    days = (date.fromisoformat(player["valid_until"]) - first).days + 1
+    joiner = "&" if "?" in url else "?"
+    return [
+        (d, render_qr(f"{url}{joiner}day={d}"))
+        for d in ((first + timedelta(days=i)).isoformat() for i in range(days))
+    ]
+
+
+def _transcript_pages(messages: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Return (file name, first index) for every transcript page."""
+    return [
+        ("transcript.html" if i == 0 else f"transcript-{i // TRANSCRIPT_PAGE_SIZE + 1}.html", i)
+        for i in range(0, len(messages), TRANSCRIPT_PAGE_SIZE)
+    ]
+
+
+def _base_context(conversation: dict[str, Any], page: str, fonts: bool) -> PageContext:
+    return PageContext(
+        title=conversation["title"],
+        lang="en",
+        page=page,
+        csp=CSP,
+        fonts_css=fonts,
+        favicons=[f"assets/icons/favicon-{i:02d}.png" for i in range(FAVICON_COUNT)],
+        nav=[dict(n) for n in NAV],
+        service_worker=True,
+        webmanifest="site.webmanifest",
+        generator=f"ghosts-render {__version__}",
+        conversation=conversation,
+        player=conversation.get("player", {}),
+    )
+
+
+def render_pages(conversation: dict[str, Any], about_markdown: str, fonts: bool) -> dict[str, str]:
+    """Render every HTML page of the site, by file name."""
+
+    def render(template: str, page: str, **extra: Any) -> str:
+        context: dict[str, Any] = dict(_base_context(conversation, page, fonts))
+        return load_template(template).render(**context, **extra)
+
+    about = render_about(about_markdown)
+    messages = conversation["messages"]
+    pages_list = _transcript_pages(messages)
+    pages = {
+        "index.html": render("index.html", "index"),
+        "about.html": render(
+            "about.html",
+            "about",
+            about=about,
+            heading=Markup(about.heading_html),
+            body=Markup(about.body_html),
+        ),
+        "link.html": render("link.html", "link", qr_days=render_qr_days(conversation["player"])),
+        "lost.html": render(
+            "lost.html",
+            "lost",
+            lost_text=conversation["player"].get("lost_text") or DEFAULT_LOST_TEXT,
+        ),
+    }
+    for n, (name, first) in enumerate(pages_list):
+        pages[name] = render(
+            "transcript.html",
+            "transcript",
+            first=first,
+            messages=messages[first : first + TRANSCRIPT_PAGE_SIZE],
+            page_number=n + 1,
+            page_files=[p for p, _ in pages_list],
+            page_size=TRANSCRIPT_PAGE_SIZE,
+        )
+    return pages
+
+
+def format_webmanifest(conversation: dict[str, Any]) -> str:
+    """Write site.webmanifest: installable, kiosk start, scope = the archive folder."""
+    title = conversation["title"]
+    manifest = {
+        "name": title,
+        "short_name": title[:24],
+        "start_url": "./index.html?kiosk=1",
+        "scope": "./",
+        "display": "fullscreen",
+        "background_color": "#000000",
+        "theme_color": "#000000",
+        "icons": [
+            {"src": f"assets/icons/icon-{px}.png", "sizes": f"{px}x{px}", "type": "image/png"}
+            for px in (192, 512)
+        ],
+    }
+    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Precache:
+    """What the service worker caches: at install (`eager`) or when first shown (`lazy`)."""
+
+    eager: list[str]  # pages, scripts, styles, icons, fonts, sounds: what playback needs
+    lazy: list[str]  # selfies and other large media: cached on first fetch, so a phone
+    # scanning the QR code does not download every selfie of the loop up front
+    version: str  # hash of every file's path and content: a new build gives a new cache
+
+
+def list_precache(archive_dir: Path) -> Precache:
+    """List the archive's files as relative URLs for the service worker, with a version hash."""
+    eager: list[str] = []
+    lazy: list[str] = []
+    digest = hashlib.sha256()
+    for path in sorted(archive_dir.rglob("*")):
+        rel = path.relative_to(archive_dir).as_posix()
+        if (
+            not path.is_file()
+            or rel in _NOT_PRECACHED
+            or any(part.startswith(".") for part in rel.split("/"))
+        ):
+            continue
+        is_lazy = rel == "conversation.json" or (
+            rel.startswith("media/") and not rel.startswith("media/sounds/")
+        )
+        (lazy if is_lazy else eager).append(quote(rel))
+        digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+    return Precache(eager=eager, lazy=lazy, version=digest.hexdigest()[:16])
+
+
+def _remove_stale_transcripts(archive_dir: Path, keep: set[str]) -> None:
+    """Delete transcript pages a previous, longer build wrote (they are generated, not curated)."""
+    for path in archive_dir.glob("transcript-*.html"):
+        if re.fullmatch(r"transcript-\d+\.html", path.name) and path.name not in keep:
+            path.unlink()
+
+
+def write_site(
+    archive_dir: Path, *, about: Path | None = None, fonts: Sequence[Path] = ()
+) -> list[Path]:
+    """Build (or rebuild) the player in an archive from its conversation.json; return the files."""
+    archive_dir = Path(archive_dir)
+    conversation = load_conversation(archive_dir)
+    conversation.setdefault("player", {})
+    about_path = write_about_source(archive_dir, about)
+    font_names = write_fonts(archive_dir, [Path(f) for f in fonts])
+    about_markdown = (
+        about_path.read_text(encoding="utf-8")
+        if about_path
+        else format_default_about(conversation, __version__)
+    )
+    if not conversation["player"].get("public_url"):
+        log.info("no player.public_url: the link page (link.html) shows no QR code")
+    files: dict[str, str | bytes] = {}
+    files.update(render_pages(conversation, about_markdown, bool(font_names)))
+    files["conversation.js"] = format_conversation_js(conversation)
+    files["site.webmanifest"] = format_webmanifest(conversation)
+    if font_names:
+        files["assets/fonts.css"] = format_fonts_css(font_names)
+    colors = [r["color"] for r in conversation["roles"].values()]
+    files.update({f"assets/icons/{n}": b for n, b in render_icons(tuple(colors)).items()})
+    written = [archive_dir / "about.md"] if about_path else []
+    written += [archive_dir / "assets" / "fonts" / n for n in font_names]
+    written += _write_static(archive_dir)
+    _remove_stale_transcripts(archive_dir, set(files))
+    for rel, content in files.items():
+        dest = archive_dir / rel
+        if isinstance(content, bytes):
+            _write_bytes(dest, content)
+        else:
+            write_text_atomic(dest, content)
+        written.append(dest)
+    written.append(_write_service_worker(archive_dir))
+    return written
+
+
+def _write_static(archive_dir: Path) -> list[Path]:
+    """Copy site_template/assets/ (player.js, player.css, pages.js, pages.css...) as they are."""
+    source = template_dir() / "assets"
+    if not source.is_dir():
+        raise ArchiveError(f"the player's files are missing ({source}): reinstall ghosts-render")
+    written = []
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            dest = archive_dir / "assets" / path.relative_to(source)
+            _copy_file(path, dest)
+            written.append(dest)
+    return written
+
+
+def _write_service_worker(archive_dir: Path) -> Path:
+    """Write sw.js last, with the precache list of every file now in the archive."""
+    plan = list_precache(archive_dir)
+    text = load_template("sw.js").render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
+    dest = archive_dir / "sw.js"
+    write_text_atomic(dest, text)
+    return dest

@@ -1,0 +1,1 @@
+"""The render half: models become a conversation (text, selfies, sounds) in a work folder."""

@@ -1,0 +1,348 @@
+"""The render: text, plan, selfies, sounds, conversation, player, manifest — resumable.
+
+``run(cfg, out)`` is the only owner of progress bars. Work happens in ``OUT.partial/``: the text
+stage saves its state after every round, selfies and sounds are written once each, and the
+finished archive is moved to ``OUT`` with its manifest written last. Running the same command
+again after a crash (even ``kill -9``) picks up where it stopped and ends with the same archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ghosts_render import __version__
+from ghosts_render.archive.folder import (
+    CONVERSATION_FORMAT,
+    CONVERSATION_VERSION,
+    check_replaceable,
+    dump_json,
+    partial_dir,
+    read_json,
+    read_manifest,
+    sha256_file,
+    write_finished,
+    write_json,
+    write_manifest,
+)
+from ghosts_render.config import RunConfig, plan_player
+from ghosts_render.errors import ConfigError, GhostsError
+from ghosts_render.timeline import Beat, plan_timeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RenderReport:
+    """What a render did, for the command line and the benchmark."""
+
+    out: Path
+    messages: int = 0
+    selfies: int = 0
+    sounds: int = 0
+    resumed: bool = False
+    already_done: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Progress:
+    """How stages report progress: one tqdm bar per stage, on stderr, off when quiet."""
+
+    quiet: bool = False
+
+    @contextmanager
+    def bar(self, desc: str, total: int, unit: str) -> Iterator[Callable[[int], None]]:
+        """Yield a callback that sets the bar to an absolute count."""
+        with tqdm(total=total, desc=desc, unit=unit, disable=True if self.quiet else None) as bar:
+
+            def update(done: int) -> None:
+                bar.update(max(0, min(done, total) - bar.n))
+
+            yield update
+
+
+def resolve_device(device: str) -> str:
+    """Turn "auto" into "cuda" or "cpu"; refuse cuda where there is none."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device: {device!r} was asked for but this machine has no CUDA GPU that torch can "
+            "use; pass --device cpu or install the CUDA build of torch (README, Installing)"
+        )
+    return device
+
+
+def hash_render(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
+    """Return a hash of everything that decides the archive's content (not the device)."""
+    config = cfg.to_dict()
+    config.pop("device")
+    config.pop("config_path")
+    payload = dump_json(
+        {
+            "tool": __version__,
+            "config": config,
+            "text": text_identity,
+            "inputs": hash_inputs(cfg),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def hash_inputs(cfg: RunConfig) -> dict[str, str]:
+    """Hash the files behind the config's paths (networks, sound folders, about, fonts).
+
+    A network or sound replaced at the same path makes a new render, never a stale "done".
+    """
+    paths: list[Path] = []
+    for role in cfg.roles:
+        network = Path(role.selfies)
+        paths += (
+            [network, network.with_suffix(".json")]
+            if network.suffix == ".safetensors"
+            else [network]
+        )
+        if role.sounds:
+            paths.append(Path(role.sounds))
+    if cfg.sounds.mode != "procedural":
+        paths.append(Path(cfg.sounds.folder))
+    if cfg.player.about:
+        paths.append(Path(cfg.player.about))
+    paths += [Path(f) for f in cfg.player.fonts]
+    hashes = {}
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        hashes[str(path)] = hashlib.sha256(
+            "".join(f"{f.name}:{sha256_file(f)};" for f in files if f.is_file()).encode()
+        ).hexdigest()
+    return hashes
+
+
+def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) -> RenderReport:
+    """Render the archive described by ``cfg`` into ``out``; resume unless ``fresh``."""
+    from ghosts_render.render.text import stage as text_stage
+
+    out = out.resolve()
+    progress = Progress(quiet=quiet)
+    report = RenderReport(out=out)
+    check_replaceable(out)
+    device = resolve_device(cfg.device)
+    _preflight(cfg, device)
+    t0 = time.perf_counter()
+    tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
+    model = text_stage.load_text_model(Path(cfg.text.model), tokenizer, device)
+    identity = {**model.identity(), "demo": "text.model" in cfg.demo}
+    fingerprint = hash_render(cfg, identity)
+    if not fresh and _already_rendered(out, fingerprint):
+        log.info("%s already holds this render (same config, seed and models); nothing to do", out)
+        report.already_done = True
+        return report
+    work = _open_work_dir(out, fingerprint, fresh)
+    report.resumed = (work / "state" / "text-progress.json").exists() or (
+        work / "state" / "text.json"
+    ).exists()
+    report.seconds["load"] = time.perf_counter() - t0
+    try:
+        messages = _run_text(model, cfg, work, progress, report)
+    except GhostsError:
+        # The text stage fails only on what the model writes, which is the same on every try
+        # with this fingerprint: its state is worth nothing, so leave no half-written trace.
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    del model
+    conversation, selfie_jobs, sound_jobs = assemble_conversation(cfg, messages)
+    archive = work / "archive"
+    archive.mkdir(parents=True, exist_ok=True)
+    provenance: dict[str, Any] = {"models": {"text": identity}}
+    _run_selfies(cfg, conversation, selfie_jobs, archive, device, progress, report, provenance)
+    _run_sounds(cfg, conversation, sound_jobs, archive, progress, report, provenance)
+    t = time.perf_counter()
+    write_json(archive / "conversation.json", conversation)
+    _write_site(cfg, archive)
+    report.seconds["site"] = time.perf_counter() - t
+    report.messages = len(conversation["messages"])
+    provenance.update(_provenance(cfg, fingerprint, report))
+    write_manifest(archive, provenance)
+    write_finished(archive, out)
+    shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _preflight(cfg: RunConfig, device: str) -> None:
+    """Fail before any work on what can be checked up front (MP3 support, networks)."""
+    from ghosts_render.render.sounds import stage as sounds
+
+    sounds.check_mp3_support()
+
+
+def _already_rendered(out: Path, fingerprint: str) -> bool:
+    if not (out / "manifest.json").is_file():
+        return False
+    return bool(read_manifest(out).get("fingerprint") == fingerprint)
+
+
+def _open_work_dir(out: Path, fingerprint: str, fresh: bool) -> Path:
+    work = partial_dir(out)
+    stamp = work / "state" / "fingerprint"
+    if work.exists() and not fresh:
+        old = stamp.read_text().strip() if stamp.is_file() else ""
+        if old != fingerprint:
+            log.warning(
+                "%s holds an unfinished render with another config, seed or model; starting over",
+                work,
+            )
+            fresh = True
+    if fresh and work.exists():
+        shutil.rmtree(work)
+    (work / "state").mkdir(parents=True, exist_ok=True)
+    if not stamp.is_file():
+        stamp.write_text(fingerprint + "\n")
+    return work
+
+
+def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report: RenderReport):
+    from ghosts_render.render.text import stage as text_stage
+
+    done_path = work / "state" / "text.json"
+    progress_path = work / "state" / "text-progress.json"
+    t = time.perf_counter()
+    if done_path.is_file():
+        data = read_json(done_path, "render state")
+        messages = [text_stage.TextMessage(**m) for m in data["messages"]]
+        log.info("text: %d messages from the unfinished render", len(messages))
+    else:
+        state = read_json(progress_path, "render state") if progress_path.is_file() else None
+        with progress.bar("text", cfg.turns, "msg") as update:
+            result = text_stage.generate_conversation(
+                model,
+                cfg,
+                state=state,
+                on_round=lambda s: write_json(progress_path, s),
+                on_progress=update,
+            )
+        messages = result.messages
+        write_json(done_path, {"messages": [_message_record(m) for m in messages]})
+        progress_path.unlink(missing_ok=True)
+    report.seconds["text"] = time.perf_counter() - t
+    return messages
+
+
+def _message_record(m: Any) -> dict[str, Any]:
+    return {
+        "run": m.run,
+        "sender": m.sender,
+        "text": m.text,
+        "raw": m.raw,
+        "selfie": m.selfie,
+        "new_run": m.new_run,
+    }
+
+
+def plan_selfie_seeds(cfg: RunConfig) -> dict[str, int]:
+    """Return each role's first selfie seed (then +1 per selfie, as the original)."""
+    return {
+        name: random.Random(f"ghosts-render/selfie-seed/{cfg.seed}/{name}").randint(0, 10000)
+        for name in cfg.role_names()
+    }
+
+
+def assemble_conversation(cfg: RunConfig, messages: list[Any]) -> tuple[dict[str, Any], list, list]:
+    """Number the messages, plan their selfie seeds, sounds and timing; return the conversation."""
+    from ghosts_render.render.selfies.stage import SelfieJob
+    from ghosts_render.render.sounds.stage import SoundJob
+
+    next_seed = plan_selfie_seeds(cfg)
+    beats = [Beat(m.sender, len(m.text), m.selfie, m.new_run) for m in messages]
+    timeline = plan_timeline(beats, cfg.pacing, cfg.seed)
+    records: list[dict[str, Any]] = []
+    selfie_jobs, sound_jobs = [], []
+    for i, (m, cue) in enumerate(zip(messages, timeline.cues, strict=True)):
+        record: dict[str, Any] = {"id": f"m{i:05d}", "run": m.run, "sender": m.sender}
+        record.update(text=m.text, writing_at=cue.writing_at, at=cue.at)
+        if m.new_run:
+            record["new_run"] = True
+        if m.selfie:
+            seed = next_seed[m.sender]
+            next_seed[m.sender] += 1
+            record["selfie"] = {"seed": seed}
+            selfie_jobs.append(SelfieJob(message_id=record["id"], role=m.sender, seed=seed))
+        record["sound"] = {"deck_position": len(sound_jobs)}
+        sound_jobs.append(SoundJob(message_id=record["id"], sender=m.sender))
+        records.append(record)
+    conversation = {
+        "format": CONVERSATION_FORMAT,
+        "version": CONVERSATION_VERSION,
+        "title": cfg.title,
+        "demo": bool(cfg.demo),
+        "roles": {r.name: {"label": r.label, "side": r.side, "color": r.color} for r in cfg.roles},
+        "duration": timeline.duration,
+        "player": plan_player(cfg.player),
+        "messages": records,
+    }
+    return conversation, selfie_jobs, sound_jobs
+
+
+def _run_selfies(cfg, conversation, jobs, archive, device, progress, report, provenance) -> None:
+    from ghosts_render.render.selfies import stage as selfies
+
+    t = time.perf_counter()
+    with progress.bar("selfies", len(jobs), "img") as update:
+        result = selfies.render_selfies(jobs, cfg, archive, device, on_progress=update)
+    by_id = {m["id"]: m for m in conversation["messages"]}
+    for message_id, record in result.by_message.items():
+        by_id[message_id]["selfie"] = record
+    report.selfies = len(result.by_message)
+    provenance["models"]["selfies"] = result.networks
+    report.seconds["selfies"] = time.perf_counter() - t
+
+
+def _run_sounds(cfg, conversation, jobs, archive, progress, report, provenance) -> None:
+    from ghosts_render.render.sounds import stage as sounds
+
+    t = time.perf_counter()
+    with progress.bar("sounds", len(jobs), "msg") as update:
+        done = [0]
+
+        def advance(n: int) -> None:  # render_sounds reports increments
+            done[0] += n
+            update(done[0])
+
+        result = sounds.render_sounds(jobs, cfg, archive, on_progress=advance)
+    for m in conversation["messages"]:
+        m["sound"] = result.by_message[m["id"]]
+    report.sounds = len({s["src"] for s in result.by_message.values()})
+    provenance["sounds"] = {**result.provenance, "warnings": result.warnings}
+    report.seconds["sounds"] = time.perf_counter() - t
+
+
+def _write_site(cfg: RunConfig, archive: Path) -> None:
+    from ghosts_render.archive.site import write_site
+
+    about = Path(cfg.player.about) if cfg.player.about else None
+    write_site(archive, about=about, fonts=tuple(Path(f) for f in cfg.player.fonts))
+
+
+def _provenance(cfg: RunConfig, fingerprint: str, report: RenderReport) -> dict[str, Any]:
+    return {
+        "tool": {"name": "ghosts-render", "version": __version__},
+        "fingerprint": fingerprint,
+        "seed": cfg.seed,
+        "turns": cfg.turns,
+        "demo": list(cfg.demo),
+        "config": cfg.to_dict(),
+        "stage_seconds": {k: round(v, 3) for k, v in report.seconds.items()},
+    }

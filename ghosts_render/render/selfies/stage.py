@@ -1,0 +1,375 @@
+"""The selfie stage: every planned selfie rendered in batches per role, encoded in a process pool.
+
+Each role's network (an official pickle or an exported one, through ``stylegan/`` beside this
+module) renders its seeds in batches on the chosen device; while the next batch renders, worker
+processes encode the previous one as a progressive JPEG at full size plus a phone-sized WebP, each written
+atomically. A selfie whose two files already exist and decode is reused, so an interrupted render
+resumes with only the missing selfies. Files are named ``<role>-<seed>``, so the same job always
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ghosts_render.archive.folder import sha256_file
+from ghosts_render.config import DEMO_DIR, RoleConfig, RunConfig
+from ghosts_render.errors import ModelLoadError, StageError
+from ghosts_render.render.selfies.encode import (
+    EncodeSettings,
+    SelfieEncoder,
+    count_encode_workers,
+    load_selfie_size,
+    write_selfie_dir,
+    write_selfie_files,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+SELFIE_DIR = "media/selfies"  # inside the archive
+# On CPU, big batches stop paying (measured on the 256² demo network, 2 cores: batch 1, 2 and 4
+# about 3.3 selfies/s, batch 8 1.8/s); small networks still gain from batching.
+CPU_BATCH_PIXELS = 2 * 256 * 256  # on CPU: 8 selfies at 128², 2 at 256², 1 from 512²
+CUDA_BYTES_PER_PIXEL = 2400  # rough peak GPU memory per output pixel of one StyleGAN3-T selfie
+CUDA_MAX_BATCH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SelfieJob:
+    message_id: str  # the message that carries the selfie
+    role: str  # whose network renders it
+    seed: int  # StyleGAN seed, as gen_images.py uses it
+
+
+@dataclass(frozen=True, slots=True)
+class SelfieResult:
+    by_message: dict[str, dict[str, Any]]  # message id -> the message's "selfie" record
+    networks: dict[str, dict[str, Any]]  # role -> network identity, for provenance
+    rendered: int  # distinct selfies rendered now
+    reused: int  # distinct selfies found complete on disk
+    seconds: float  # wall time of the stage
+
+
+def selfie_paths(role: str, seed: int) -> tuple[str, str]:
+    """Return the (JPEG, WebP) paths of a selfie, relative to the archive."""
+    return f"{SELFIE_DIR}/{role}-{seed}.jpg", f"{SELFIE_DIR}/{role}-{seed}.webp"
+
+
+def plan_role_seeds(jobs: Sequence[SelfieJob]) -> dict[str, list[int]]:
+    """Return each role's distinct seeds, in the order the jobs first name them."""
+    seeds: dict[str, dict[int, None]] = {}
+    for job in jobs:
+        seeds.setdefault(job.role, {})[job.seed] = None
+    return {role: list(s) for role, s in seeds.items()}
+
+
+def pick_batch_size(configured: int, device: str, resolution: int) -> int:
+    """Return the batch to start with: the configured one, else a guess from the device."""
+    if configured > 0:
+        return configured
+    pixels = resolution * resolution
+    if not device.startswith("cuda"):
+        return max(1, min(8, CPU_BATCH_PIXELS // pixels))
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    guess = int(free * 0.6) // (pixels * CUDA_BYTES_PER_PIXEL)
+    return max(1, min(CUDA_MAX_BATCH, guess))
+
+
+def _settings(cfg: RunConfig) -> EncodeSettings:
+    s = cfg.selfies
+    return EncodeSettings(s.jpeg_quality, s.webp_size, s.webp_quality)
+
+
+def _check_roles(jobs: Sequence[SelfieJob], cfg: RunConfig) -> dict[str, RoleConfig]:
+    roles = {r.name: r for r in cfg.roles}
+    for job in jobs:
+        if job.role not in roles:
+            raise StageError(
+                f"message {job.message_id} wants a selfie of {job.role!r}, which is not one of "
+                f"the roles ({', '.join(roles) or 'none'}); add a [roles.{job.role}] table to "
+                "the config"
+            )
+    return roles
+
+
+def load_role_network(role: RoleConfig, device: str) -> torch.nn.Module:
+    """Load a role's selfie network; failures name the role and its config key."""
+    from ghosts_render.render.selfies.stylegan import load_network
+
+    key = f"roles.{role.name}.selfies"
+    path = Path(role.selfies)
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{key}: the selfie network {path} does not exist; point {key} in ghosts.toml at a "
+            "StyleGAN network pickle (.pkl) or an exported network (.safetensors)"
+        )
+    try:
+        return load_network(path, device)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{key}: {e}") from None
+    except (OSError, EOFError, ValueError, KeyError, RuntimeError, TypeError) as e:
+        raise ModelLoadError(
+            f"{key}: cannot read the selfie network {path} ({type(e).__name__}: {e}); it must be "
+            "a StyleGAN3 / StyleGAN2-ADA network pickle or a network exported by ghosts-render"
+        ) from None
+
+
+def load_network_identity(path: Path, G: torch.nn.Module) -> dict[str, Any]:
+    """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
+    return {
+        "path": str(path),
+        "sha256": sha256_file(path),
+        "kind": str(getattr(G, "kind", "unknown")),
+        "resolution": int(G.img_resolution),
+        "demo": path.resolve().is_relative_to(DEMO_DIR.resolve()),
+    }
+
+
+def generate_selfie_batches(
+    G: torch.nn.Module,
+    seeds: Sequence[int],
+    truncation_psi: float,
+    noise_mode: str,
+    device: str,
+    batch_size: int,
+) -> Iterator[tuple[list[int], np.ndarray]]:
+    """Yield (seeds, uint8 [N, H, W, C] images) per batch; CUDA out of memory halves the batch."""
+    import torch
+
+    from ghosts_render.render.selfies.stylegan import generate_images
+
+    i = 0
+    while i < len(seeds):
+        chunk = list(seeds[i : i + batch_size])
+        try:
+            images = generate_images(G, chunk, truncation_psi, noise_mode, device, len(chunk))
+        except RuntimeError as e:  # torch.OutOfMemoryError, or cuDNN's "CUDA error: out of memory"
+            if not _is_out_of_memory(e):
+                raise
+            if batch_size == 1:
+                raise StageError(
+                    f"the GPU ({device}) ran out of memory rendering a single selfie of "
+                    f"{G.img_resolution}² pixels; close other programs using the GPU, or render "
+                    "on the CPU with --device cpu"
+                ) from None
+            batch_size = max(1, batch_size // 2)
+            torch.cuda.empty_cache()
+            continue
+        i += len(chunk)
+        yield chunk, images
+
+
+def _is_out_of_memory(e: RuntimeError) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e)
+
+
+def _encode_batches(
+    encoder: SelfieEncoder,
+    batches: Iterator[tuple[list[int], np.ndarray]],
+    role: str,
+    archive_dir: Path,
+    wanted: set[int] | None = None,
+) -> None:
+    """Hand every rendered selfie of a role (or only the ``wanted`` seeds) to the encoder."""
+    for chunk, images in batches:
+        for seed, pixels in zip(chunk, images, strict=True):
+            if wanted is not None and seed not in wanted:
+                continue
+            jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
+            encoder.submit((role, seed), pixels, jpg, webp)
+
+
+def plan_render_chunks(seeds: Sequence[int], missing: set[int], batch_size: int) -> list[list[int]]:
+    """Return the fixed batches of a role's seeds that hold a missing selfie.
+
+    Batches are cut from the whole planned list, never from what is missing: an image's float
+    result can depend slightly on its batch mates (about 1e-5, rarely one uint8 level), so a
+    resumed render recomputes each image in the very batch an uninterrupted one used.
+    """
+    chunks = [list(seeds[i : i + batch_size]) for i in range(0, len(seeds), batch_size)]
+    return [chunk for chunk in chunks if missing.intersection(chunk)]
+
+
+class _Tally:
+    """Counts finished selfies, remembers their sizes and reports progress in jobs."""
+
+    def __init__(self, jobs: Sequence[SelfieJob], on_progress: Callable[[int], None] | None):
+        self.per_key = Counter((job.role, job.seed) for job in jobs)
+        self.on_progress = on_progress
+        self.sizes: dict[tuple[str, int], tuple[int, int]] = {}
+        self.done = 0
+
+    def finished(self, key: tuple[str, int], size: tuple[int, int]) -> None:
+        """Record one selfie (reused or written) and report the jobs done so far."""
+        self.sizes[key] = size
+        self.done += self.per_key[key]
+        if self.on_progress is not None:
+            self.on_progress(self.done)
+
+
+def _load_roles(
+    jobs: Sequence[SelfieJob],
+    roles: dict[str, RoleConfig],
+    device: str,
+    archive_dir: Path,
+    settings: EncodeSettings,
+    tally: _Tally,
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, torch.nn.Module, list[int], set[int]]]]:
+    """Load each role's network, count its complete selfies; return identities and what is left."""
+    networks, todo = {}, []
+    for role, seeds in plan_role_seeds(jobs).items():
+        G = load_role_network(roles[role], device)
+        networks[role] = load_network_identity(Path(roles[role].selfies), G)
+        resolution = int(G.img_resolution)
+        missing: list[int] = []
+        for seed in seeds:
+            jpg, webp = (archive_dir / p for p in selfie_paths(role, seed))
+            size = load_selfie_size(jpg, webp, settings)
+            if size == (resolution, resolution):
+                tally.finished((role, seed), size)
+            else:
+                missing.append(seed)
+        if missing:
+            todo.append((role, G, seeds, set(missing)))
+    return networks, todo
+
+
+def render_selfies(
+    jobs: Sequence[SelfieJob],
+    cfg: RunConfig,
+    archive_dir: Path,
+    device: str,
+    on_progress: Callable[[int], None] | None = None,
+    *,
+    encode_workers: int | None = None,
+) -> SelfieResult:
+    """Render every planned selfie (reusing complete ones on disk); return their records.
+
+    ``on_progress`` gets the number of jobs done so far; ``encode_workers`` None = automatic.
+    """
+    start = time.perf_counter()
+    roles = _check_roles(jobs, cfg)
+    s, settings = cfg.selfies, _settings(cfg)
+    write_selfie_dir(archive_dir / SELFIE_DIR)
+    tally = _Tally(jobs, on_progress)
+    networks, todo = _load_roles(jobs, roles, device, archive_dir, settings, tally)
+    reused = len(tally.sizes)
+    if encode_workers is None:
+        encode_workers = count_encode_workers(sum(len(m) for *_, m in todo), device)
+    with SelfieEncoder(settings, encode_workers, tally.finished) as encoder:
+        for role, G, seeds, missing in todo:
+            batch_size = pick_batch_size(s.batch_size, device, int(G.img_resolution))
+            for chunk in plan_render_chunks(seeds, missing, batch_size):
+                batches = generate_selfie_batches(
+                    G, chunk, s.truncation_psi, s.noise_mode, device, len(chunk)
+                )
+                _encode_batches(encoder, batches, role, archive_dir, missing)
+        encoder.finish()
+    by_message = {job.message_id: _record(job, tally.sizes, roles) for job in jobs}
+    seconds = time.perf_counter() - start
+    return SelfieResult(by_message, networks, len(tally.sizes) - reused, reused, seconds)
+
+
+def _record(
+    job: SelfieJob, sizes: dict[tuple[str, int], tuple[int, int]], roles: dict[str, RoleConfig]
+) -> dict[str, Any]:
+    jpg, webp = selfie_paths(job.role, job.seed)
+    width, height = sizes[(job.role, job.seed)]
+    label = roles[job.role].label or job.role
+    return {
+        "seed": job.seed,
+        "src": jpg,
+        "webp": webp,
+        "width": width,
+        "height": height,
+        "alt": f"selfie of {label}",
+    }
+
+
+def bench_selfies(network: Path | torch.nn.Module, n: int, device: str) -> dict[str, Any]:
+    """Time ``n`` selfies rendered and encoded in batches against one at a time, same network."""
+    G = load_network_from(network, device)
+    resolution = int(G.img_resolution)
+    batch_size = pick_batch_size(0, device, resolution)
+    seeds = list(range(n))
+    settings = EncodeSettings()
+    for warm in {1, batch_size if device.startswith("cuda") else 1}:
+        next(generate_selfie_batches(G, [0] * warm, 1.0, "const", device, warm))
+    with tempfile.TemporaryDirectory(prefix="ghosts-bench-") as tmp:
+        out = Path(tmp)
+        write_selfie_dir(out / SELFIE_DIR)
+        start = time.perf_counter()
+        for seed in seeds:  # what the original did: render one, save it, next
+            _, images = next(generate_selfie_batches(G, [seed], 1.0, "const", device, 1))
+            jpg, webp = (out / p for p in selfie_paths("single", seed))
+            write_selfie_files(images[0], str(jpg), str(webp), settings)
+        single = time.perf_counter() - start
+        with SelfieEncoder(settings, count_encode_workers(n, device), lambda k, v: None) as encoder:
+            pool_start_s = encoder.warm_up()
+            start = time.perf_counter()
+            batches = generate_selfie_batches(G, seeds, 1.0, "const", device, batch_size)
+            _encode_batches(encoder, batches, "batched", out)
+            encoder.finish()
+            batched = time.perf_counter() - start
+    return {
+        "batched": _rate(n, batched, batch_size),
+        "single": _rate(n, single, 1),
+        "device": device,
+        "kind": str(getattr(G, "kind", "unknown")),
+        "resolution": resolution,
+        "encode_workers": count_encode_workers(n, device),
+        "pool_start_s": pool_start_s,  # once per render, not in the batched time
+    }
+
+
+def load_network_from(network: Path | torch.nn.Module, device: str) -> torch.nn.Module:
+    """Return a network on ``device``: a loaded module as is, else loaded from its file."""
+    import torch
+
+    if isinstance(network, torch.nn.Module):
+        return network.to(device).eval()
+    from ghosts_render.render.selfies.stylegan import load_network
+
+    return load_network(Path(network), device)
+
+
+def _rate(n: int, seconds: float, batch_size: int) -> dict[str, float | int]:
+    return {
+        "selfies_per_s": n / seconds if seconds > 0 else 0.0,
+        "batch_size": batch_size,
+        "seconds": seconds,
+    }
+
+
+def generate_bench_network(
+    resolution: int = 1024, seed: int = 0, device: str = "cpu"
+) -> torch.nn.Module:
+    """Return a StyleGAN3-T of the official config-T size with seeded random weights (timing)."""
+    import torch
+
+    from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = StyleGAN3Generator(
+            z_dim=512,
+            c_dim=0,
+            w_dim=512,
+            img_resolution=resolution,
+            img_channels=3,
+            mapping_kwargs={"num_layers": 2},
+        )
+    return G.eval().requires_grad_(False).to(device)

@@ -1,0 +1,115 @@
+"""Export a loaded generator to safetensors + JSON, and load it back without any pickle."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ghosts_render.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT = "ghosts-render/stylegan-network"
+VERSION = 1
+
+
+def export_paths(path: Path) -> tuple[Path, Path]:
+    """Return (weights, settings) paths for an export named ``path`` (with or without suffix)."""
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def write_exported(G: torch.nn.Module, path: Path) -> None:
+    """Write ``path``.safetensors (weights) and ``path``.json (kind, init kwargs, format)."""
+    from safetensors.torch import save_file
+
+    weights, settings = export_paths(path)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "kind": str(G.kind),
+        "init_kwargs": G.init_kwargs,
+    }
+    text = json.dumps(header, indent=1, sort_keys=True) + "\n"
+    state = {k: v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(weights, lambda tmp: save_file(state, str(tmp), metadata={"ghosts_render": text}))
+    write_atomic(settings, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
+    """Load an exported network (.safetensors with its .json beside it); eval, no gradients."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ghosts_render.render.selfies.stylegan import build_generator, load_weights
+
+    weights, settings = export_paths(path)
+    if not weights.is_file():
+        raise ModelLoadError(
+            f"{weights}: no such file; an exported network is a .safetensors file with a .json "
+            "beside it (write one with the export command)"
+        )
+    header = _read_header(weights, settings)
+    try:
+        state = load_file(str(weights), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(f"{weights}: not a readable safetensors file ({e})") from None
+    try:
+        G = build_generator(str(header.get("kind")), dict(header.get("init_kwargs") or {}))
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{settings}: {e}") from None
+    load_weights(G, state, weights)
+    return G.eval().requires_grad_(False).to(device)
+
+
+def _read_header(weights: Path, settings: Path) -> dict[str, Any]:
+    """Read the JSON settings: the .json beside the weights, else the copy inside them."""
+    if settings.is_file():
+        source, text = settings, settings.read_text(encoding="utf-8")
+    else:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(weights), framework="pt") as fh:
+                text = (fh.metadata() or {}).get("ghosts_render", "")
+        except Exception as e:  # safetensors raises its own error types for damaged headers
+            raise ModelLoadError(f"{weights}: not a readable safetensors file ({e})") from None
+        source = weights
+        if not text:
+            raise ModelLoadError(
+                f"{settings}: missing; an exported network needs its .json beside the .safetensors"
+            )
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelLoadError(f"{source}: not valid JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelLoadError(f"{source}: not a ghosts-render network export (no format {FORMAT!r})")
+    if header.get("version") != VERSION:
+        raise ModelLoadError(
+            f"{source}: export version {header.get('version')!r} is not supported (this "
+            f"ghosts-render reads version {VERSION}); export the network again"
+        )
+    return header
+
+
+def write_atomic(path: Path, write: Any) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # mkstemp makes owner-only files; give the result the permissions of any file the user makes.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,1 @@
+"""The sound stage and its library: decks, procedural synthesis, abstractions, loudness, MP3."""

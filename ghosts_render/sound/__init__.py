@@ -1,1 +1,0 @@
-"""Sound building blocks (numpy only): loading, loudness, synthesis, spectral blends, decks."""

@@ -1,1 +1,0 @@
-"""Render stages: text, selfies, sounds. Each turns a plan into data; none writes the archive."""

@@ -1,1 +1,0 @@
-"""Pure building blocks of the text stage: parsing model output, planning runs, the resume state."""
