@@ -2,10 +2,10 @@
 
 Each role's network (an official pickle or an exported one, through ``stylegan/`` beside this
 module) renders its seeds in batches on the chosen device; while the next batch renders, worker
-processes encode the previous one as a progressive JPEG at full size plus a phone-sized WebP, each written
-atomically. A selfie whose two files already exist and decode is reused, so an interrupted render
-resumes with only the missing selfies. Files are named ``<role>-<seed>``, so the same job always
-gives the same bytes.
+processes encode the previous one as a progressive JPEG at full size plus a phone-sized WebP, each
+written atomically. A selfie whose two files already exist and decode is reused, so an interrupted
+render resumes with only the missing selfies. Files are named ``<role>-<seed>``, so the same job
+always gives the same bytes.
 """
 
 from __future__ import annotations
