@@ -8,15 +8,14 @@ import pytest
 
 from ghosts_render.archive.folder import (
     check_replaceable,
-    dump_json,
     list_edited_files,
     read_conversation,
     read_manifest,
-    sha256_file,
     write_finished,
     write_manifest,
 )
 from ghosts_render.errors import ArchiveError
+from ghosts_render.files import dump_json, sha256_file
 
 
 def make_archive(path, text="hello"):

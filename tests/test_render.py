@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ghosts_render.archive.folder import read_manifest, sha256_file
+from ghosts_render.archive.folder import read_manifest
+from ghosts_render.files import sha256_file
 
 TURNS = 120
 

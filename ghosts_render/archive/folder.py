@@ -8,8 +8,6 @@ docs/archive-format.md documents the files.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,53 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ghosts_render.errors import ArchiveError
+from ghosts_render.files import read_json, sha256_file, write_json
 
 CONVERSATION_FORMAT = "ghosts-render/conversation"
 CONVERSATION_VERSION = 1
 MANIFEST_FORMAT = "ghosts-render/manifest"
 MANIFEST_VERSION = 1
-
-
-def sha256_file(path: Path) -> str:
-    """Return the hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def dump_json(data: Any, *, sort_keys: bool = False) -> str:
-    """Serialise JSON the archive's way: indented, UTF-8, newline-terminated."""
-    return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys) + "\n"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a text file so that it is either the old or the new content, even on a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def write_json(path: Path, data: Any, *, sort_keys: bool = False) -> None:
-    """Write JSON atomically (see ``dump_json``)."""
-    write_text_atomic(path, dump_json(data, sort_keys=sort_keys))
-
-
-def read_json(path: Path, what: str) -> Any:
-    """Read a JSON file or raise an ArchiveError that names it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArchiveError(f"{path} does not exist: is this a ghosts-render {what}?") from None
-    except (OSError, ValueError) as e:
-        raise ArchiveError(
-            f"{path} is not readable JSON ({e}); restore it or render again"
-        ) from None
 
 
 def read_conversation(archive_dir: Path) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from pathlib import Path
 from ghosts_render.archive.folder import (
     read_conversation,
     read_manifest,
-    sha256_file,
     write_manifest,
 )
 from ghosts_render.archive.site import write_site
 from ghosts_render.errors import ArchiveError
+from ghosts_render.files import sha256_file
 
 log = logging.getLogger(__name__)
 

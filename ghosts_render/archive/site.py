@@ -10,9 +10,7 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,10 +24,11 @@ from markupsafe import Markup
 
 from ghosts_render import __version__
 from ghosts_render.archive.about import format_default_about, render_about
-from ghosts_render.archive.folder import read_conversation, sha256_file, write_text_atomic
+from ghosts_render.archive.folder import read_conversation
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.errors import ArchiveError, ConfigError
+from ghosts_render.files import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -139,19 +138,9 @@ def load_conversation(archive_dir: Path) -> dict[str, Any]:
     return data
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _copy_file(src: Path, dest: Path) -> None:
     if src.resolve() != dest.resolve():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+        write_atomic(dest, src.read_bytes())
 
 
 def write_about_source(archive_dir: Path, about: Path | None) -> Path | None:
@@ -175,7 +164,7 @@ def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
             raise ConfigError(f"font {font} is not a .woff2, .woff, .ttf or .otf (player.fonts)")
         _copy_file(font, folder / font.name)
     if fonts:
-        write_text_atomic(order, json.dumps([f.name for f in fonts]) + "\n")
+        write_atomic(order, json.dumps([f.name for f in fonts]) + "\n")
     if not order.is_file():
         return []
     names = json.loads(order.read_text(encoding="utf-8"))
@@ -362,10 +351,7 @@ def write_site(
     _remove_stale_transcripts(archive_dir, set(files))
     for rel, content in files.items():
         dest = archive_dir / rel
-        if isinstance(content, bytes):
-            _write_bytes(dest, content)
-        else:
-            write_text_atomic(dest, content)
+        write_atomic(dest, content)
         written.append(dest)
     written.append(_write_service_worker(archive_dir))
     return written
@@ -390,5 +376,5 @@ def _write_service_worker(archive_dir: Path) -> Path:
     plan = list_precache(archive_dir)
     text = load_template("sw.js").render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
     dest = archive_dir / "sw.js"
-    write_text_atomic(dest, text)
+    write_atomic(dest, text)
     return dest

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ghosts_render.archive.folder import dump_json, partial_dir
+from ghosts_render.archive.folder import partial_dir
 from ghosts_render.config import RunConfig
+from ghosts_render.files import dump_json
 from ghosts_render.timeline import Beat, plan_cost_s
 
 

@@ -26,17 +26,14 @@ from ghosts_render.archive.folder import (
     CONVERSATION_FORMAT,
     CONVERSATION_VERSION,
     check_replaceable,
-    dump_json,
     partial_dir,
-    read_json,
     read_manifest,
-    sha256_file,
     write_finished,
-    write_json,
     write_manifest,
 )
 from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.errors import ConfigError, GhostsError
+from ghosts_render.files import dump_json, read_json, sha256_file, write_json
 from ghosts_render.timeline import Beat, plan_timeline
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ghosts_render.errors import StageError
+from ghosts_render.files import write_atomic
 
 INLINE_MAX = 4  # this many selfies or fewer are encoded here: a pool takes a second to start
 MAX_WORKERS = 4  # encode processes; one 1024² selfie encodes in ~0.1 s, a GPU renders ~10/s
@@ -55,17 +56,6 @@ def generate_encoded(pixels: np.ndarray, settings: EncodeSettings) -> tuple[byte
     webp = io.BytesIO()
     small.save(webp, "WEBP", quality=settings.webp_quality, method=4)
     return jpeg.getvalue(), webp.getvalue()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``path``, then move it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_selfie_files(

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ghosts_render.archive.folder import sha256_file
 from ghosts_render.config import DEMO_DIR, RoleConfig, RunConfig
 from ghosts_render.errors import ModelLoadError, StageError
+from ghosts_render.files import sha256_file
 from ghosts_render.render.selfies.encode import (
     EncodeSettings,
     SelfieEncoder,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ghosts_render.archive.folder import sha256_file
 from ghosts_render.errors import StageError
+from ghosts_render.files import sha256_file, write_atomic
 from ghosts_render.render.sounds.dsp import SAMPLE_RATE_HZ, apply_fades, resample, trim_silence
 
 try:
@@ -258,20 +258,6 @@ def decode_audio(data: bytes) -> tuple[np.ndarray, int, int]:
     return samples.mean(axis=1), rate, samples.shape[1]
 
 
-def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write bytes to path via a temporary name and os.replace, so no half file is ever seen."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_sound(folder: Path, name: str, data: bytes) -> bool:
     """Write data as folder/name unless an identical file is there; return True if written."""
     path = folder / name
@@ -281,6 +267,5 @@ def write_sound(folder: Path, name: str, data: bytes) -> bool:
                 return False
         except OSError:
             pass
-    folder.mkdir(parents=True, exist_ok=True)
-    write_file_atomically(path, data)
+    write_atomic(path, data)
     return True

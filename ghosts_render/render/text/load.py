@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ghosts_render.archive.folder import sha256_file
 from ghosts_render.errors import ModelLoadError
+from ghosts_render.files import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -225,6 +225,10 @@ def write_seed_images(
 
 def _write_png(image: Any, path: Path) -> None:
     """Write a PNG atomically: a half-written file never takes the final name."""
-    from ghosts_render.render.selfies.stylegan.export import write_atomic
+    import io
 
-    write_atomic(path, lambda tmp: image.save(tmp, format="PNG"))
+    from ghosts_render.files import write_atomic
+
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    write_atomic(path, png.getvalue())

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ghosts_render.errors import ModelLoadError
+from ghosts_render.files import write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -26,7 +25,7 @@ def export_paths(path: Path) -> tuple[Path, Path]:
 
 def write_exported(G: torch.nn.Module, path: Path) -> None:
     """Write ``path``.safetensors (weights) and ``path``.json (kind, init kwargs, format)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     weights, settings = export_paths(path)
     header = {
@@ -37,9 +36,8 @@ def write_exported(G: torch.nn.Module, path: Path) -> None:
     }
     text = json.dumps(header, indent=1, sort_keys=True) + "\n"
     state = {k: v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(weights, lambda tmp: save_file(state, str(tmp), metadata={"ghosts_render": text}))
-    write_atomic(settings, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(weights, save(state, metadata={"ghosts_render": text}))
+    write_atomic(settings, text)
 
 
 def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
@@ -97,19 +95,3 @@ def _read_header(weights: Path, settings: Path) -> dict[str, Any]:
             f"ghosts-render reads version {VERSION}); export the network again"
         )
     return header
-
-
-def write_atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    # mkstemp makes owner-only files; give the result the permissions of any file the user makes.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
