@@ -1,23 +1,72 @@
 """The command line: ``ghosts-render --turns 2000`` renders; subcommands rebuild, preview, bench.
 
-Parse, load the config, call one function, and turn a GhostsError into one line on stderr and
-exit status 1. Heavy modules (torch, transformers) are imported inside commands so ``--help`` is
-instant.
+Parse, load the config, call one function. ``_Commands.invoke`` is the one place that turns a
+GhostsError into one line on stderr and exit status 1, and that sets up logging for the length
+of one invocation (and puts the package logger back afterwards). Heavy modules (torch,
+transformers) are imported inside commands so ``--help`` is instant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from ghosts_render import __version__
-from ghosts_render.errors import GhostsError
+from ghosts_render.errors import ConfigError, GhostsError
+from ghosts_render.render.selfies.stylegan import NOISE_MODES
+
+log = logging.getLogger("ghosts_render")
+# The selfie command's --noise-mode choices, made from the one list of modes.
+NoiseMode = enum.StrEnum("NoiseMode", {m: m for m in NOISE_MODES})  # type: ignore[misc]
+DEFAULT_NOISE_MODE = NoiseMode("const")
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(verbose: bool, quiet: bool) -> Iterator[None]:
+    """Log the package's messages to stderr as ``ghosts-render: …``; restore the logger after."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    before = (log.handlers[:], log.level, log.propagate)
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.handlers[:], log.propagate = before[0], before[2]
+        log.setLevel(before[1])
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        return f"ghosts-render: {prefix}{record.getMessage()}"
+
+
+class _Commands(TyperGroup):
+    """Runs the render or a subcommand with logging set up; a GhostsError becomes one line."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click.Context
+        params = ctx.params
+        with _logging_to_stderr(bool(params.get("verbose")), bool(params.get("quiet"))):
+            try:
+                return super().invoke(ctx)
+            except GhostsError as e:
+                typer.echo(f"ghosts-render: error: {e}", err=True)
+                raise typer.Exit(1) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     invoke_without_command=True,
     no_args_is_help=False,
@@ -27,29 +76,6 @@ app = typer.Typer(
     "With no subcommand, renders: `ghosts-render --turns 2000` reads ./ghosts.toml if present "
     "(else the defaults and the bundled demo models) and writes output/.",
 )
-
-log = logging.getLogger("ghosts_render")
-
-
-def _setup_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    root = logging.getLogger("ghosts_render")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-
-
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = "warning: " if record.levelno >= logging.WARNING else ""
-        return f"ghosts-render: {prefix}{record.getMessage()}"
-
-
-def _fail(error: GhostsError) -> typer.Exit:
-    typer.echo(f"ghosts-render: error: {error}", err=True)
-    return typer.Exit(1)
 
 
 def _version(value: bool) -> None:
@@ -101,26 +127,22 @@ def render(
     ] = None,
 ) -> None:
     """Render the conversation archive (the default command)."""
-    _setup_logging(verbose, quiet)
     if ctx.invoked_subcommand is not None:
         return
     from ghosts_render.config import load_config
 
-    try:
-        cfg = load_config(_default_config(config), turns=turns, seed=seed, device=device)
-        if dry_run:
-            from ghosts_render.render.dryrun import describe_plan
+    cfg = load_config(_default_config(config), turns=turns, seed=seed, device=device)
+    if dry_run:
+        from ghosts_render.render.dryrun import describe_plan
 
-            typer.echo(describe_plan(cfg, out))
-            return
-        from tqdm.contrib.logging import logging_redirect_tqdm
+        typer.echo(describe_plan(cfg, out))
+        return
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-        from ghosts_render.render import pipeline
+    from ghosts_render.render import pipeline
 
-        with logging_redirect_tqdm(loggers=[logging.getLogger("ghosts_render")]):
-            report = pipeline.run(cfg, out, fresh=fresh, quiet=quiet)
-    except GhostsError as e:
-        raise _fail(e) from None
+    with logging_redirect_tqdm(loggers=[log]):
+        report = pipeline.run(cfg, out, fresh=fresh, quiet=quiet)
     _summarise(report)
     typer.echo(str(report.out))
 
@@ -146,10 +168,7 @@ def site(
     """Rebuild the player from an archive's (possibly edited) conversation.json; no models."""
     from ghosts_render.archive.rebuild import rebuild_site
 
-    try:
-        rebuild_site(archive)
-    except GhostsError as e:
-        raise _fail(e) from None
+    rebuild_site(archive)
     typer.echo(str(archive))
 
 
@@ -160,10 +179,7 @@ def check(
     """Validate an archive: schema, every referenced file, and the manifest's hashes."""
     from ghosts_render.archive.check import check_archive
 
-    try:
-        notes = check_archive(archive)
-    except GhostsError as e:
-        raise _fail(e) from None
+    notes = check_archive(archive)
     for note in notes:
         log.info("%s", note)
     typer.echo(f"{archive}: ok")
@@ -177,10 +193,7 @@ def preview(
     """Serve an archive on 127.0.0.1 and print its URL (Ctrl-C stops)."""
     from ghosts_render.archive.preview import serve
 
-    try:
-        serve(archive, port, announce=typer.echo)
-    except GhostsError as e:
-        raise _fail(e) from None
+    serve(archive, port, announce=typer.echo)
 
 
 @app.command()
@@ -188,24 +201,47 @@ def selfie(
     network: Annotated[Path, typer.Argument(help="Network pickle (.pkl) or exported network.")],
     seeds: Annotated[str, typer.Option(help="Seeds, e.g. 0-3 or 1,5,7-9.")] = "0-3",
     trunc: Annotated[float, typer.Option(help="Truncation psi (1.0 = none).")] = 1.0,
-    noise_mode: Annotated[str, typer.Option(help="const, random or none.")] = "const",
+    noise_mode: Annotated[
+        NoiseMode, typer.Option(help="StyleGAN2 noise inputs.")
+    ] = DEFAULT_NOISE_MODE,
     out: Annotated[Path, typer.Option(help="Folder for seedNNNN.png files.")] = Path("selfies"),
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Render seedNNNN.png images from a network, as NVIDIA's gen_images.py names them."""
-    from ghosts_render.errors import ConfigError
     from ghosts_render.render.pipeline import resolve_device
     from ghosts_render.render.selfies import stylegan
 
-    try:
-        if noise_mode not in ("const", "random", "none"):
-            raise ConfigError(f"--noise-mode must be const, random or none, got {noise_mode!r}")
-        seed_list = stylegan.parse_seeds(seeds)
-        paths = stylegan.write_seed_images(
-            network, seed_list, trunc, noise_mode, out, device=resolve_device(device)
+    seed_list = stylegan.parse_seeds(seeds)
+    paths = stylegan.write_seed_images(
+        network, seed_list, trunc, noise_mode, out, device=resolve_device(device)
+    )
+    for path in paths:
+        typer.echo(str(path))
+
+
+@app.command()
+def export(
+    network: Annotated[Path, typer.Argument(help="Network pickle (.pkl) to convert.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="FILE.safetensors to write (FILE.json goes beside it). "
+            "Default: beside NETWORK, with its name."
+        ),
+    ] = None,
+) -> None:
+    """Convert a network pickle to FILE.safetensors + FILE.json, which load with no pickle."""
+    from ghosts_render.render.selfies.stylegan import load_network
+    from ghosts_render.render.selfies.stylegan.export import export_paths, write_exported
+
+    paths = export_paths(network.with_suffix(".safetensors") if out is None else out)
+    taken = [str(p) for p in paths if p.exists()]
+    if taken:
+        raise ConfigError(
+            f"--out: {' and '.join(taken)} already exist(s); choose another --out or move "
+            "the file away (nothing was written)"
         )
-    except GhostsError as e:
-        raise _fail(e) from None
+    write_exported(load_network(network, "cpu"), paths[0])
     for path in paths:
         typer.echo(str(path))
 
@@ -226,13 +262,10 @@ def bench(
     """Benchmark the batched stages against the original's one-at-a-time loop, side by side."""
     from ghosts_render.bench import run_bench
 
-    try:
-        for line in run_bench(
-            turns=turns, selfies=selfies, model=model, network=network, device=device, seed=seed
-        ):
-            typer.echo(line)
-    except GhostsError as e:
-        raise _fail(e) from None
+    for line in run_bench(
+        turns=turns, selfies=selfies, model=model, network=network, device=device, seed=seed
+    ):
+        typer.echo(line)
 
 
 def main() -> None:

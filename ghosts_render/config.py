@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ghosts_render.errors import ConfigError
+from ghosts_render.render.selfies.stylegan import NOISE_MODES
 
 log = logging.getLogger(__name__)
 
@@ -218,10 +219,7 @@ def _build(cls: type, table: Any, where: str, problems: list[str], **fixed: Any)
                 f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
             )
             values[f.name] = _coerce(table[f.name], default, f"{where}.{f.name}", problems)
-    try:
-        return cls(**values)
-    except TypeError:  # a required field (RoleConfig.name) is always in `fixed`
-        raise
+    return cls(**values)  # a required field (RoleConfig.name) is always in `fixed`
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -409,9 +407,10 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
         if role.side not in ("left", "right"):
             problems.append(f'roles.{role.name}.side: must be "left" or "right", got {role.side!r}')
     s = cfg.selfies
-    if s.noise_mode not in ("const", "random", "none"):
+    if s.noise_mode not in NOISE_MODES:
         problems.append(
-            f'selfies.noise_mode: must be "const", "random" or "none", got {s.noise_mode!r}'
+            f"selfies.noise_mode: must be one of {', '.join(map(json.dumps, NOISE_MODES))}, "
+            f"got {s.noise_mode!r}"
         )
     if not 1 <= s.jpeg_quality <= 95:
         problems.append(f"selfies.jpeg_quality: must be 1..95, got {s.jpeg_quality}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from typer.testing import CliRunner
 from ghosts_render.cli import app
 
 runner = CliRunner()
+VERBS = ("site", "check", "selfie", "export", "bench", "preview")
+DATA = Path(__file__).parent / "data" / "stylegan"
 
 
 def test_module_help_runs_without_loading_torch():
@@ -27,11 +30,11 @@ def test_module_help_runs_without_loading_torch():
     assert result.returncode == 0, result.stderr
     for option in ("--turns", "--config", "--out", "--seed", "--device", "--fresh", "--dry-run"):
         assert option in result.stdout
-    for verb in ("site", "check", "selfie", "bench", "preview"):
+    for verb in VERBS:
         assert verb in result.stdout
 
 
-@pytest.mark.parametrize("verb", ["site", "check", "selfie", "bench", "preview"])
+@pytest.mark.parametrize("verb", VERBS)
 def test_every_subcommand_has_help(verb):
     result = runner.invoke(app, [verb, "--help"])
     assert result.exit_code == 0, result.output
@@ -124,3 +127,61 @@ def test_never_overwrites_a_folder_that_is_not_an_archive(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
     assert not Path(str(out) + ".partial").exists()
+
+
+def test_an_invocation_leaves_the_package_logger_as_it_found_it(tmp_path):
+    logger = logging.getLogger("ghosts_render")
+    before = (logger.handlers[:], logger.level, logger.propagate)
+    for args in (["-v", "--turns", "0"], ["check", str(tmp_path)], ["--dry-run", "-q"]):
+        runner.invoke(app, ["--out", str(tmp_path / "out"), *args])
+        assert (logger.handlers, logger.level, logger.propagate) == before, args
+
+
+def test_an_error_in_a_subcommand_is_one_line_and_exit_1(tmp_path):
+    result = runner.invoke(app, ["check", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("ghosts-render: error: ") and "nowhere" in result.stderr
+
+
+def test_selfie_refuses_an_unknown_noise_mode_before_loading_anything(tmp_path):
+    result = runner.invoke(app, ["selfie", str(tmp_path / "nowhere.pkl"), "--noise-mode", "loud"])
+    assert result.exit_code == 2
+    assert "'loud' is not one of 'const', 'random', 'none'" in result.stderr
+    assert not (tmp_path / "selfies").exists()
+
+
+def test_export_writes_a_network_that_renders_the_same_images(tmp_path):
+    import numpy as np
+
+    from ghosts_render.render.selfies.stylegan import generate_images, load_network
+
+    pickle = DATA / "stylegan3-t.pkl"
+    out = tmp_path / "nets" / "artist.safetensors"
+    result = runner.invoke(app, ["export", str(pickle), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.split() == [str(out), str(out.with_suffix(".json"))]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["artist.json", "artist.safetensors"]
+    exported, original = load_network(out, "cpu"), load_network(pickle, "cpu")
+    np.testing.assert_array_equal(
+        generate_images(exported, [0, 7], 0.7, "const", "cpu"),
+        generate_images(original, [0, 7], 0.7, "const", "cpu"),
+    )
+
+
+def test_export_never_replaces_an_existing_file(tmp_path):
+    (tmp_path / "net.json").write_text("mine")
+    result = runner.invoke(
+        app, ["export", str(DATA / "stylegan3-t.pkl"), "--out", str(tmp_path / "net")]
+    )
+    assert result.exit_code == 1
+    assert "already exist" in result.stderr and "net.json" in result.stderr
+    assert (tmp_path / "net.json").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["net.json"]
+
+
+def test_export_of_a_missing_network_is_one_clear_line(tmp_path):
+    result = runner.invoke(app, ["export", str(tmp_path / "gone.pkl")])
+    assert result.exit_code == 1
+    assert "gone.pkl: no such file" in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -51,7 +51,7 @@ def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
     if not weights.is_file():
         raise ModelLoadError(
             f"{weights}: no such file; an exported network is a .safetensors file with a .json "
-            "beside it (write one with the export command)"
+            "beside it (write one with `ghosts-render export NETWORK.pkl`)"
         )
     header = _read_header(weights, settings)
     try:

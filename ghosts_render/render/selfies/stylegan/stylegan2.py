@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ghosts_render.errors import ModelLoadError
+from ghosts_render.render.selfies.stylegan import NOISE_MODES
 from ghosts_render.render.selfies.stylegan.sg2_ops import (
     ACTIVATION_GAIN,
     apply_bias_act,
@@ -21,7 +22,6 @@ from ghosts_render.render.selfies.stylegan.sg2_ops import (
     upsample_image,
 )
 
-NOISE_MODES = ("const", "random", "none")
 MAPPING_KEYS = {
     "num_layers",
     "embed_features",

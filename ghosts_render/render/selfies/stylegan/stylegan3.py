@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.render.selfies.stylegan import ops
+from ghosts_render.render.selfies.stylegan import NOISE_MODES, ops
 
 SYNTHESIS_DEFAULTS = {
     "channel_base": 32768,
@@ -37,7 +37,6 @@ SYNTHESIS_DEFAULTS = {
     "magnitude_ema_beta": 0.999,
 }
 MAPPING_DEFAULTS = {"num_layers": 2, "lr_multiplier": 0.01, "w_avg_beta": 0.998}
-NOISE_MODES = ("const", "random", "none")
 
 
 @dataclass(frozen=True)
