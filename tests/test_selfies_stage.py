@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ghosts_render.bench.selfies import bench_selfies, generate_bench_network
 from ghosts_render.config import RoleConfig, RunConfig, SelfieConfig
 from ghosts_render.errors import ModelLoadError, StageError
 from ghosts_render.render.selfies.encode import (
@@ -22,7 +23,6 @@ from ghosts_render.render.selfies.encode import (
 )
 from ghosts_render.render.selfies.stage import (
     SelfieJob,
-    bench_selfies,
     generate_selfie_batches,
     pick_batch_size,
     plan_role_seeds,
@@ -321,8 +321,6 @@ def test_render_on_cuda_writes_the_same_records(networks: dict[str, Path], tmp_p
 
 
 def test_bench_network_is_a_seeded_stylegan3_t() -> None:
-    from ghosts_render.render.selfies.stage import generate_bench_network
-
     G = generate_bench_network(resolution=16, seed=3)
     assert (G.kind, G.img_resolution, G.z_dim) == ("stylegan3-t", 16, 512)
     same, other = generate_bench_network(16, seed=3), generate_bench_network(16, seed=4)

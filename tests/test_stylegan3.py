@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from stylegan_reference import filtered_lrelu_reference
 
 from ghosts_render.errors import ModelLoadError
 from ghosts_render.render.selfies.stylegan import generate_images, load_network
@@ -19,7 +20,6 @@ from ghosts_render.render.selfies.stylegan.ops import (
     bessel_j1,
     design_lowpass,
     filtered_lrelu,
-    filtered_lrelu_reference,
 )
 from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
 from ghosts_render.render.selfies.stylegan.unpickle import load_pickle

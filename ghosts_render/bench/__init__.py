@@ -74,14 +74,12 @@ def run_bench(
 
 
 def _bench_selfies(network: Path | None, n: int, device: str) -> Iterator[str]:
-    from ghosts_render.render.selfies.stage import bench_selfies
+    from ghosts_render.bench.selfies import bench_selfies, generate_bench_network
 
     if n <= 0:
         return
     if network is None and device.startswith("cuda"):
         # On a GPU, time what artists bring: a 1024² StyleGAN3-T (seeded weights).
-        from ghosts_render.render.selfies.stage import generate_bench_network
-
         source, label = generate_bench_network(1024, device=device), "seeded StyleGAN3-T 1024²"
     else:
         path = network or demo_selfie_network("artist", ("artist",))

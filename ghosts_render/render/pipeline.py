@@ -138,7 +138,7 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     report = RenderReport(out=out)
     check_replaceable(out)
     device = resolve_device(cfg.device)
-    _preflight(cfg, device)
+    _preflight()
     t0 = time.perf_counter()
     tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
     model = text_stage.load_text_model(Path(cfg.text.model), tokenizer, device)
@@ -179,8 +179,8 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     return report
 
 
-def _preflight(cfg: RunConfig, device: str) -> None:
-    """Fail before any work on what can be checked up front (MP3 support, networks)."""
+def _preflight() -> None:
+    """Fail before any work on what can be checked up front: that MP3s can be written."""
     from ghosts_render.render.sounds import stage as sounds
 
     sounds.check_mp3_support()

@@ -10,7 +10,6 @@ always gives the same bytes.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +28,6 @@ from ghosts_render.render.selfies.encode import (
     count_encode_workers,
     load_selfie_size,
     write_selfie_dir,
-    write_selfie_files,
 )
 
 if TYPE_CHECKING:
@@ -297,79 +295,3 @@ def _record(
         "height": height,
         "alt": f"selfie of {label}",
     }
-
-
-def bench_selfies(network: Path | torch.nn.Module, n: int, device: str) -> dict[str, Any]:
-    """Time ``n`` selfies rendered and encoded in batches against one at a time, same network."""
-    G = load_network_from(network, device)
-    resolution = int(G.img_resolution)
-    batch_size = pick_batch_size(0, device, resolution)
-    seeds = list(range(n))
-    settings = EncodeSettings()
-    for warm in {1, batch_size if device.startswith("cuda") else 1}:
-        next(generate_selfie_batches(G, [0] * warm, 1.0, "const", device, warm))
-    with tempfile.TemporaryDirectory(prefix="ghosts-bench-") as tmp:
-        out = Path(tmp)
-        write_selfie_dir(out / SELFIE_DIR)
-        start = time.perf_counter()
-        for seed in seeds:  # what the original did: render one, save it, next
-            _, images = next(generate_selfie_batches(G, [seed], 1.0, "const", device, 1))
-            jpg, webp = (out / p for p in selfie_paths("single", seed))
-            write_selfie_files(images[0], str(jpg), str(webp), settings)
-        single = time.perf_counter() - start
-        with SelfieEncoder(settings, count_encode_workers(n, device), lambda k, v: None) as encoder:
-            pool_start_s = encoder.warm_up()
-            start = time.perf_counter()
-            batches = generate_selfie_batches(G, seeds, 1.0, "const", device, batch_size)
-            _encode_batches(encoder, batches, "batched", out)
-            encoder.finish()
-            batched = time.perf_counter() - start
-    return {
-        "batched": _rate(n, batched, batch_size),
-        "single": _rate(n, single, 1),
-        "device": device,
-        "kind": str(getattr(G, "kind", "unknown")),
-        "resolution": resolution,
-        "encode_workers": count_encode_workers(n, device),
-        "pool_start_s": pool_start_s,  # once per render, not in the batched time
-    }
-
-
-def load_network_from(network: Path | torch.nn.Module, device: str) -> torch.nn.Module:
-    """Return a network on ``device``: a loaded module as is, else loaded from its file."""
-    import torch
-
-    if isinstance(network, torch.nn.Module):
-        return network.to(device).eval()
-    from ghosts_render.render.selfies.stylegan import load_network
-
-    return load_network(Path(network), device)
-
-
-def _rate(n: int, seconds: float, batch_size: int) -> dict[str, float | int]:
-    return {
-        "selfies_per_s": n / seconds if seconds > 0 else 0.0,
-        "batch_size": batch_size,
-        "seconds": seconds,
-    }
-
-
-def generate_bench_network(
-    resolution: int = 1024, seed: int = 0, device: str = "cpu"
-) -> torch.nn.Module:
-    """Return a StyleGAN3-T of the official config-T size with seeded random weights (timing)."""
-    import torch
-
-    from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = StyleGAN3Generator(
-            z_dim=512,
-            c_dim=0,
-            w_dim=512,
-            img_resolution=resolution,
-            img_channels=3,
-            mapping_kwargs={"num_layers": 2},
-        )
-    return G.eval().requires_grad_(False).to(device)

@@ -11,7 +11,6 @@ into groups of feature planes small enough to stay in cache.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -234,55 +233,3 @@ def filtered_lrelu(
             part = part.clamp_(-clamp, clamp)
         out[:, first : first + group] = downsample_planes(part, fd, down)
     return out.view(n, c, count * rows, out_w)[:, :, :out_h]
-
-
-def filtered_lrelu_reference(
-    x: torch.Tensor,
-    bias: torch.Tensor | None,
-    up_filter: torch.Tensor | None,
-    down_filter: torch.Tensor | None,
-    up: int,
-    down: int,
-    padding: Sequence[int],
-    gain: float,
-    slope: float,
-    clamp: float | None,
-) -> torch.Tensor:
-    """The same op done the obvious, slow way: insert zeros, convolve at full rate, subsample."""
-    n, c, h, w = x.shape
-    px0, px1, py0, py1 = (int(p) for p in padding)
-    if bias is not None:
-        x = x + bias.view(1, -1, 1, 1)
-    spread = x.new_zeros([n, c, h * up, w * up])
-    spread[:, :, ::up, ::up] = x
-    spread = F.pad(spread, [px0, px1, py0, py1])
-    k2 = x.new_ones([1, 1]) if up_filter is None else torch.outer(up_filter, up_filter)
-    k2 = k2.to(x.dtype) * up**2
-    spread = F.conv2d(spread, k2.flip(0, 1).expand(c, 1, *k2.shape).contiguous(), groups=c)
-    act = F.leaky_relu(spread, slope) * gain
-    if clamp is not None:
-        act = act.clamp(-clamp, clamp)
-    if down_filter is not None:
-        k2 = down_filter if down_filter.ndim == 2 else torch.outer(down_filter, down_filter)
-        act = F.conv2d(act, k2.flip(0, 1).expand(c, 1, *k2.shape).contiguous(), groups=c)
-    return act[:, :, ::down, ::down]
-
-
-def bench_filtered_lrelu(
-    size: int = 148, channels: int = 64, up: int = 2, radial: bool = False, repeats: int = 3
-) -> dict[str, float]:
-    """Seconds per call, polyphase op versus the straightforward one, on a StyleGAN3-like layer."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn([1, channels, size, size], generator=gen)
-    fu = torch.from_numpy(design_lowpass(6 * up, 8.0, 8.0, 32.0 * up / 2))
-    fd = torch.from_numpy(design_lowpass(12, 8.0, 8.0, 32.0, radial=radial))
-    pad = (9, 8, 9, 8) if up == 2 else (-6, -9, -6, -9)
-    args = (x, None, fu, fd, up, 2, pad, math.sqrt(2), 0.2, 256.0)
-    result = {}
-    for name, fn in (("polyphase_s", filtered_lrelu), ("reference_s", filtered_lrelu_reference)):
-        fn(*args)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn(*args)
-        result[name] = (time.perf_counter() - start) / repeats
-    return result
