@@ -1,7 +1,7 @@
 """Pacing: when each message's writing bubble appears and when the message itself appears.
 
 Pure and stdlib-only. The player never invents timing; it looks up what this module planned.
-The model is the live work's (DESIGN §4): a message costs ``base_time + len * letter_time``
+The model is the live work's: a message costs ``base_time + len * letter_time``
 (+ ``image_time`` with a selfie) to write, scaled by a draw from ``write_deviation``; before
 writing, a sender reads what was just received (the previous message's cost scaled by
 ``read_deviation``) or, writing again after their own message, pauses ``same_sender_pause``.

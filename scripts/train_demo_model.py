@@ -2,7 +2,8 @@
 
 Writes a transformers folder (model.safetensors, config.json, generation_config.json,
 tokenizer.json, tokenizer_config.json) to ghosts_render/demo/text/, then prints validation loss
-and a quality gate: sampled lines must keep the `[role] text` format (research/text.md 1.4, 4).
+and a quality gate: sampled lines must keep the `[role] text` format, as the original's regexes
+read it (the first `[word]` tag other than `[image]` names the sender, the rest is the text).
 Usage: .venv/bin/python scripts/train_demo_model.py [--out DIR] [--steps N] [--seed N]
 """
 

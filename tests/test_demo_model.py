@@ -17,7 +17,8 @@ from ghosts_render.render.text.stage import generate_conversation, load_text_mod
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "demo-corpus"
 ROLES = ("artist", "scientist")
-# the original's regexes for role_format "[{role}]", image tag "[image]" (research/text.md 1.4)
+# the original's regexes for role_format "[{role}]", image tag "[image]": split before every tag
+# but [image], keep pieces that hold a tag, the tag names the sender
 SPLIT = re.compile(r"(?=\[\w+\])(?!\[image\])")
 ROLE = re.compile(r"(?!\[image\])\[\w+\]")
 SENDER = re.compile(r"(?!\[image\])\[(?P<sender>\w+)\]")

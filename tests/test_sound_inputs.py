@@ -1,4 +1,7 @@
-"""The bad-input table of research/sound.md section 4; every case is a file the test makes."""
+"""Awkward sound files an artist may bring: each loads (with a warning) or is refused with a reason.
+
+Every case is a file the test makes; none may let an exception escape the loader.
+"""
 
 from __future__ import annotations
 

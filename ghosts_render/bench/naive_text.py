@@ -1,8 +1,9 @@
 """The original work's way of generating, kept only as the benchmark's baseline.
 
-aitextgen 0.5.1 on transformers 4.14 generated each message alone: two samples of 128 tokens
-(prompt included) with transformers' own sampling and no early stop, one sample picked at
-random before generating, and only its first tagged message kept (research/text.md 1.3).
+aitextgen 0.5.1 (https://github.com/minimaxir/aitextgen) on transformers 4.14 generated each
+message alone: two samples of 128 tokens (in 4.14 ``max_length`` counts the prompt) with
+transformers' own sampling and no early stop, one sample picked at random before generating, and
+only its first tagged message kept.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Sound abstractions: seeded spectral blends of an artist's sources, numpy only.
 
-The analogue of the NSynth notification generator's "fuse": each source's "encoding" is its
-magnitude STFT (hop 512, like NSynth's 512-sample pooling), blended with the original's weighting
-scheme by a power mean, perturbed, blurred in time, stretched by the pitch factor, decoded by fast
-Griffin-Lim, and resampled so the pitch scales while the length stays (research/sound.md 2b).
+The analogue of the NSynth notification generator's "fuse"
+(https://github.com/papayapeter/nsynth-notification-sound-generation): each source's "encoding" is
+its magnitude STFT (hop 512, like NSynth's 512-sample pooling), blended with the original's
+weighting scheme by a power mean, perturbed, blurred in time, stretched by the pitch factor,
+decoded by fast Griffin-Lim, and resampled so the pitch scales while the length stays.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Sound files in and out: robust source loading (by content), resampling, trims, fades, MP3.
 
 Loading never lets an exception escape: every file ends as a usable ``Source`` or a rejection
-with a reason an artist can act on (research/sound.md section 4).
+with a reason an artist can act on. tests/test_sound_inputs.py makes every awkward case (empty,
+unreadable, mislabelled, silent, too short, truncated, clipped, odd rates, NaN, DC offset).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A role's palette (register, scale, timbre family, contour, rhythm) is drawn once from (seed, role);
 each sound varies within it. Registers are disjoint bands per role index and every note is folded
-into its role's band, so two roles never share a pitch range (research/sound.md 2a).
+into its role's band, so two roles never share a pitch range.
 """
 
 from __future__ import annotations
