@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -186,6 +187,10 @@ def _coerce(value: Any, default: Any, where: str, problems: list[str]) -> Any:
     if not ok:
         problems.append(f"{where}: expected {_type_name(default)}, got {value!r}")
         return default  # keep checking the rest against a well-typed value
+    numbers = value if isinstance(value, tuple) else (value,)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+        problems.append(f"{where}: must be a finite number, got {value!r}")
+        return default  # TOML allows nan and inf; JSON, and any timing, does not
     return value
 
 

@@ -81,6 +81,8 @@ def test_turns_must_be_positive(tmp_path, turns):
         ('[text]\nrole_format = "<who>"\n', "{role}"),
         ('[text]\nprompts = ["no tag here"]\n', "does not start with a role tag"),
         ("wat = 1\n", "wat: unknown key"),
+        ("[pacing]\nbase_time = nan\n", "pacing.base_time: must be a finite number"),
+        ("[pacing]\nwrite_deviation = [0.5, inf]\n", "pacing.write_deviation: must be a finite"),
     ],
 )
 def test_bad_config_fails_cleanly(tmp_path, toml, expected):

@@ -28,7 +28,7 @@ from ghosts_render.archive.folder import read_conversation
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.errors import ArchiveError, ConfigError
-from ghosts_render.files import sha256_file, write_atomic
+from ghosts_render.files import dump_json, sha256_file, write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
             raise ConfigError(f"font {font} is not a .woff2, .woff, .ttf or .otf (player.fonts)")
         _copy_file(font, folder / font.name)
     if fonts:
-        write_atomic(order, json.dumps([f.name for f in fonts]) + "\n")
+        write_json(order, [f.name for f in fonts])
     if not order.is_file():
         return []
     names = json.loads(order.read_text(encoding="utf-8"))
@@ -280,7 +280,7 @@ def format_webmanifest(conversation: dict[str, Any]) -> str:
             for px in (192, 512)
         ],
     }
-    return json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    return dump_json(manifest)
 
 
 @dataclass(frozen=True, slots=True)

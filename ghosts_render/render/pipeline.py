@@ -33,7 +33,7 @@ from ghosts_render.archive.folder import (
 )
 from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.errors import ConfigError, GhostsError
-from ghosts_render.files import dump_json, read_json, sha256_file, write_json
+from ghosts_render.files import dump_json, read_json, sha256_file, write_atomic, write_json
 from ghosts_render.timeline import Beat, plan_timeline
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,7 @@ def _open_work_dir(out: Path, fingerprint: str, fresh: bool) -> Path:
         shutil.rmtree(work)
     (work / "state").mkdir(parents=True, exist_ok=True)
     if not stamp.is_file():
-        stamp.write_text(fingerprint + "\n")
+        write_atomic(stamp, fingerprint + "\n")
     return work
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.files import write_atomic
+from ghosts_render.files import dump_json, write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +34,7 @@ def write_exported(G: torch.nn.Module, path: Path) -> None:
         "kind": str(G.kind),
         "init_kwargs": G.init_kwargs,
     }
-    text = json.dumps(header, indent=1, sort_keys=True) + "\n"
+    text = dump_json(header, sort_keys=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in G.state_dict().items()}
     write_atomic(weights, save(state, metadata={"ghosts_render": text}))
     write_atomic(settings, text)
