@@ -1,4 +1,4 @@
-"""The command line: ``ghosts-render --turns 2000`` renders; subcommands rebuild, preview, bench.
+"""The command line: ``ghosts-render --turns 2000`` renders; subcommands check, rebuild, export.
 
 Parse, load the config, call one function. ``_Commands.invoke`` is the one place that turns a
 GhostsError into one line on stderr and exit status 1, and that sets up logging for the length
