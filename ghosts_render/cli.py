@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from ghosts_render import __version__
 from ghosts_render.errors import ConfigError, GhostsError
-from ghosts_render.render.selfies.stylegan import NOISE_MODES
+from ghosts_render.render.selfies import NOISE_MODES
 
 log = logging.getLogger("ghosts_render")
 # The selfie command's --noise-mode choices, made from the one list of modes.

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ghosts_render.errors import ConfigError
-from ghosts_render.render.selfies.stylegan import NOISE_MODES
+from ghosts_render.render.selfies import NOISE_MODES
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ghosts_render.render.selfies.stylegan.unpickle import Recovered
 
 KINDS = ("stylegan3-t", "stylegan3-r", "stylegan2")
-# How StyleGAN2 layers draw noise inputs, as gen_images.py's --noise-mode (StyleGAN3 has none).
-NOISE_MODES = ("const", "random", "none")
 EXPORT_SUFFIXES = (".safetensors", ".json")
 SEED_MAX = 2**32 - 1
 _RANGE = re.compile(r"^\s*(\d+)-(\d+)\s*$")

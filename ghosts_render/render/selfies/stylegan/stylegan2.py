@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.render.selfies.stylegan import NOISE_MODES
+from ghosts_render.render.selfies import NOISE_MODES
 from ghosts_render.render.selfies.stylegan.sg2_ops import (
     ACTIVATION_GAIN,
     apply_bias_act,

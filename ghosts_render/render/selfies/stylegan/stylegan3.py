@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ghosts_render.errors import ModelLoadError
-from ghosts_render.render.selfies.stylegan import NOISE_MODES, ops
+from ghosts_render.render.selfies import NOISE_MODES
+from ghosts_render.render.selfies.stylegan import ops
 
 SYNTHESIS_DEFAULTS = {
     "channel_base": 32768,
