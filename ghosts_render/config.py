@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ghosts_render import rules
 from ghosts_render.errors import ConfigError
 from ghosts_render.render.selfies import NOISE_MODES
 
@@ -139,6 +140,11 @@ class RunConfig:
         """Return the resolved configuration as plain JSON-able data (for provenance)."""
         return _plain(dataclasses.asdict(self))
 
+
+MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0  # sampling divides the scores by the temperature
+MAX_SECONDS = 3600.0  # any one pacing time; longer pauses are a config mistake
+MAX_FACTOR = 10.0  # a deviation factor's upper bound
+MAX_TITLE_CHARS, MAX_LABEL_CHARS = 200, 60  # what the player's header and bubbles can show
 
 DEFAULT_ROLES = (
     RoleConfig(name="artist", side="right", color="cyan"),
@@ -295,8 +301,11 @@ def _build_roles(table: Any, problems: list[str]) -> tuple[RoleConfig, ...]:
     defaults = {r.name: r for r in DEFAULT_ROLES}
     roles = []
     for name, sub in table.items():
-        if not re.fullmatch(r"\w+", name):
-            problems.append(f"roles.{name}: a role name must be letters, digits or _")
+        if not rules.ROLE_NAME.fullmatch(name):
+            problems.append(
+                f"roles.{name}: a role name must be 1-40 lowercase letters a-z, digits or _ "
+                "(the model's role tags are read in lowercase), e.g. [roles.artist]"
+            )
         base = defaults.get(name, RoleConfig(name=name))
         role = _build(RoleConfig, sub, f"roles.{name}", problems, name=name)
         explicit = {k: getattr(role, k) for k in sub} if isinstance(sub, Mapping) else {}
@@ -362,12 +371,12 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
     player = cfg.player
     if player.about:
         about = resolve(player.about)
-        if not about.is_file():
+        if not about.exists():
             problems.append(f"player.about: {about} does not exist")
         player = dataclasses.replace(player, about=str(about))
     fonts = tuple(str(resolve(f)) for f in player.fonts)
     for f in fonts:
-        if not Path(f).is_file():
+        if not Path(f).exists():
             problems.append(f"player.fonts: {f} does not exist")
     player = dataclasses.replace(player, fonts=fonts)
     return dataclasses.replace(
@@ -385,16 +394,22 @@ def demo_selfie_network(role: str, roles: tuple[str, ...]) -> Path:
 
 
 def _load_prompts_file(text: TextConfig, path: Path, problems: list[str]) -> TextConfig:
-    try:
-        prompts = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """Read a prompts file: a small regular UTF-8 file holding a JSON list of strings."""
+    if not path.exists():
         problems.append(f"text.prompts_file: {path} does not exist")
         return text
-    except (OSError, ValueError) as e:
+    raw = rules.load_small_text(path, "text.prompts_file", problems)
+    if raw is None:
+        return text
+    try:
+        prompts = json.loads(raw)
+    except ValueError as e:
         problems.append(f"text.prompts_file: {path} is not a JSON file ({e})")
         return text
     if not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts):
-        problems.append(f"text.prompts_file: {path} must hold a JSON list of strings")
+        problems.append(
+            f'text.prompts_file: {path} must hold a JSON list of strings, e.g. ["[artist] hi"]'
+        )
         return text
     return dataclasses.replace(text, prompts=tuple(prompts), prompts_file=str(path))
 
@@ -408,39 +423,11 @@ def role_tag_pattern(role_format: str) -> re.Pattern[str]:
 def _validate(cfg: RunConfig, problems: list[str]) -> None:
     _validate_text(cfg, problems)
     _validate_pacing(cfg.pacing, problems)
-    for role in cfg.roles:
-        if role.side not in ("left", "right"):
-            problems.append(f'roles.{role.name}.side: must be "left" or "right", got {role.side!r}')
-    s = cfg.selfies
-    if s.noise_mode not in NOISE_MODES:
-        problems.append(
-            f"selfies.noise_mode: must be one of {', '.join(map(json.dumps, NOISE_MODES))}, "
-            f"got {s.noise_mode!r}"
-        )
-    if not 1 <= s.jpeg_quality <= 95:
-        problems.append(f"selfies.jpeg_quality: must be 1..95, got {s.jpeg_quality}")
-    if not 1 <= s.webp_quality <= 100:
-        problems.append(f"selfies.webp_quality: must be 1..100, got {s.webp_quality}")
-    if s.webp_size < 16:
-        problems.append(f"selfies.webp_size: must be at least 16 pixels, got {s.webp_size}")
-    if s.batch_size < 0:
-        problems.append(f"selfies.batch_size: must be 0 (automatic) or more, got {s.batch_size}")
-    if cfg.sounds.mode not in ("folder", "abstractions", "procedural"):
-        problems.append(
-            'sounds.mode: must be "folder", "abstractions" or "procedural", '
-            f"got {cfg.sounds.mode!r}"
-        )
-    if cfg.sounds.count < 0:
-        problems.append(f"sounds.count: must be 0 (automatic) or more, got {cfg.sounds.count}")
-    if not -40 <= cfg.sounds.target_lufs <= -6:
-        problems.append(
-            f"sounds.target_lufs: must be between -40 and -6, got {cfg.sounds.target_lufs}"
-        )
-    if cfg.sounds.true_peak_dbtp > 0:
-        problems.append(
-            f"sounds.true_peak_dbtp: must be 0 or below, got {cfg.sounds.true_peak_dbtp}"
-        )
+    _validate_shown(cfg, problems)
+    _validate_selfies(cfg.selfies, problems)
+    _validate_sounds(cfg.sounds, problems)
     _validate_player(cfg.player, problems)
+    _validate_player_files(cfg.player, problems)
     if cfg.turns < 1:
         problems.append(f"turns: must be at least 1, got {cfg.turns}")
     if cfg.seed < 0:
@@ -449,17 +436,72 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
         problems.append(f'device: must be "auto", "cpu", "cuda" or "cuda:N", got {cfg.device!r}')
 
 
+def _validate_shown(cfg: RunConfig, problems: list[str]) -> None:
+    """Check what the player shows: the title and each role's label, side and colour."""
+    problems += rules.list_label_problems(cfg.title, "title", MAX_TITLE_CHARS)
+    for role in cfg.roles:
+        where = f"roles.{role.name}"
+        if role.side not in ("left", "right"):
+            problems.append(f'{where}.side: must be "left" or "right", got {role.side!r}')
+        problems += rules.list_label_problems(role.label, f"{where}.label", MAX_LABEL_CHARS)
+        problems += rules.list_color_problems(role.color, f"{where}.color")
+
+
+def _validate_selfies(s: SelfieConfig, problems: list[str]) -> None:
+    if s.noise_mode not in NOISE_MODES:
+        problems.append(
+            f"selfies.noise_mode: must be one of {', '.join(map(json.dumps, NOISE_MODES))}, "
+            f"got {s.noise_mode!r}"
+        )
+    if not -2 <= s.truncation_psi <= 2:
+        problems.append(f"selfies.truncation_psi: must be -2 to 2, got {s.truncation_psi}")
+    if not 1 <= s.jpeg_quality <= 95:
+        problems.append(f"selfies.jpeg_quality: must be 1..95, got {s.jpeg_quality}")
+    if not 1 <= s.webp_quality <= 100:
+        problems.append(f"selfies.webp_quality: must be 1..100, got {s.webp_quality}")
+    if not 16 <= s.webp_size <= 4096:
+        problems.append(f"selfies.webp_size: must be 16 to 4096 pixels, got {s.webp_size}")
+    if s.batch_size < 0:
+        problems.append(f"selfies.batch_size: must be 0 (automatic) or more, got {s.batch_size}")
+
+
+def _validate_sounds(s: SoundConfig, problems: list[str]) -> None:
+    if s.mode not in ("folder", "abstractions", "procedural"):
+        problems.append(
+            f'sounds.mode: must be "folder", "abstractions" or "procedural", got {s.mode!r}'
+        )
+    if s.count < 0:
+        problems.append(f"sounds.count: must be 0 (automatic) or more, got {s.count}")
+    if not -40 <= s.target_lufs <= -6:
+        problems.append(f"sounds.target_lufs: must be between -40 and -6, got {s.target_lufs}")
+    if not -20 <= s.true_peak_dbtp <= 0:
+        problems.append(f"sounds.true_peak_dbtp: must be between -20 and 0, got {s.true_peak_dbtp}")
+
+
+def _validate_player_files(p: PlayerConfig, problems: list[str]) -> None:
+    """Check the player's URL and files: the QR code can hold the URL, fonts are fonts."""
+    if p.public_url:
+        problems += rules.list_qr_problems(p.public_url, p.day_key)
+    if p.about and Path(p.about).exists():
+        rules.load_small_text(Path(p.about), "player.about", problems)
+    if len(p.fonts) > 2:
+        problems.append(f"player.fonts: at most 2 (body, display), got {len(p.fonts)}")
+    names = [Path(f).name for f in p.fonts]
+    if len(set(names)) < len(names):
+        problems.append(f"player.fonts: two fonts share a file name ({', '.join(names)})")
+    for font in p.fonts:
+        if Path(font).exists():
+            problems += rules.list_font_problems(Path(font), "player.fonts")
+
+
 def _validate_text(cfg: RunConfig, problems: list[str]) -> None:
     t = cfg.text
-    if t.role_format.count("{role}") != 1:
+    format_problems = rules.list_role_format_problems(t.role_format, t.image_tag, cfg.role_names())
+    problems.extend(format_problems)
+    if not MIN_TEMPERATURE <= t.temperature <= MAX_TEMPERATURE:
         problems.append(
-            f"text.role_format: must contain {{role}} exactly once, got {t.role_format!r}"
+            f"text.temperature: must be {MIN_TEMPERATURE} to {MAX_TEMPERATURE}, got {t.temperature}"
         )
-        return
-    if not t.image_tag.strip():
-        problems.append("text.image_tag: must not be empty")
-    if t.temperature <= 0:
-        problems.append(f"text.temperature: must be above 0, got {t.temperature}")
     if t.top_k < 0:
         problems.append(f"text.top_k: must be 0 (off) or more, got {t.top_k}")
     if not 0 < t.top_p <= 1:
@@ -474,33 +516,48 @@ def _validate_text(cfg: RunConfig, problems: list[str]) -> None:
     _check_range("text.run_deviation", t.run_deviation, problems)
     if not t.prompts:
         problems.append("text.prompts: needs at least one prompt")
+    if not format_problems:
+        _validate_prompts(cfg, problems)
+
+
+def _validate_prompts(cfg: RunConfig, problems: list[str]) -> None:
+    t = cfg.text
     pattern = role_tag_pattern(t.role_format)
     names = cfg.role_names()
+    example = t.role_format.format(role=names[0] if names else "artist")
     for i, prompt in enumerate(t.prompts):
         m = pattern.match(prompt.strip())
         if m is None:
             problems.append(
-                f"text.prompts[{i}]: {prompt!r} does not start with a role tag like "
-                f"{t.role_format.format(role=names[0] if names else 'artist')!r}"
+                f"text.prompts[{i}]: {prompt!r} does not start with a role tag like {example!r}"
             )
         elif m.group("sender").lower() not in names:
             problems.append(
-                f"text.prompts[{i}]: {prompt!r} names the role {m.group('sender')!r}, "
+                f"text.prompts[{i}]: {prompt!r} names the role {m.group('sender').lower()!r}, "
                 f"which is not one of the roles ({', '.join(names)})"
             )
+        elif "\n" in prompt.strip() or "\r" in prompt:
+            problems.append(f"text.prompts[{i}]: {prompt!r} must be one line")
 
 
 def _validate_pacing(p: PacingConfig, problems: list[str]) -> None:
     for key in ("base_time", "letter_time", "image_time", "run_time", "closing_pause"):
-        if getattr(p, key) < 0:
-            problems.append(f"pacing.{key}: must be 0 or more seconds, got {getattr(p, key)}")
-    for key in ("write_deviation", "read_deviation", "same_sender_pause"):
-        _check_range(f"pacing.{key}", getattr(p, key), problems)
+        if not 0 <= getattr(p, key) <= MAX_SECONDS:
+            problems.append(
+                f"pacing.{key}: must be 0 to {MAX_SECONDS:.0f} seconds, got {getattr(p, key)}"
+            )
+    for key in ("write_deviation", "read_deviation"):
+        _check_range(f"pacing.{key}", getattr(p, key), problems, MAX_FACTOR)
+    _check_range("pacing.same_sender_pause", p.same_sender_pause, problems, MAX_SECONDS)
 
 
-def _check_range(where: str, value: tuple[float, ...], problems: list[str]) -> None:
-    if len(value) != 2 or not 0 <= value[0] <= value[1]:
-        problems.append(f"{where}: must be [low, high] with 0 <= low <= high, got {list(value)}")
+def _check_range(
+    where: str, value: tuple[float, ...], problems: list[str], high: float = MAX_FACTOR
+) -> None:
+    if len(value) != 2 or not 0 <= value[0] <= value[1] <= high:
+        problems.append(
+            f"{where}: must be [low, high] with 0 <= low <= high <= {high:g}, got {list(value)}"
+        )
 
 
 def plan_player(p: PlayerConfig) -> dict[str, Any]:
@@ -531,8 +588,8 @@ def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
 
 
 def parse_epoch(text: str) -> datetime:
-    """Parse an ISO 8601 instant with a time zone ('Z' allowed)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        raise ValueError("no time zone")
-    return value
+    """Parse an instant in the one form every browser's ``Date.parse`` reads the same way."""
+    problems = rules.list_epoch_problems(text, "player.epoch")
+    if problems:
+        raise ValueError(problems[0])
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ghosts_render.archive.folder import partial_dir
@@ -14,21 +15,31 @@ def describe_plan(cfg: RunConfig, out: Path) -> str:
     """Return the resolved config and the render plan as JSON text."""
     out = out.resolve()
     work = partial_dir(out)
-    t = cfg.text
-    runs = (
-        cfg.turns
-        if t.run_length == 0
-        else cfg.turns / max(1.0, t.run_length * sum(t.run_deviation) / 2)
-    )
-    # A typical message: 49 characters (the original chat's mean), one in ten with a selfie.
+    # A typical message: 49 characters (the original chat's mean), one in ten with a selfie;
+    # with the default pacing a message takes about 1.45 times its writing cost (docs/configuration.md, Pacing).
     typical = plan_cost_s(Beat("", 49, False, False), cfg.pacing) + 0.1 * cfg.pacing.image_time
+    seconds = cfg.turns * typical * 1.45
     plan = {
         "out": str(out),
         "work_folder": str(work),
         "resumes_unfinished_render": (work / "state").is_dir(),
         "turns": cfg.turns,
-        "expected_runs": round(runs) if t.run_length else 1,
-        "expected_hours": round(cfg.turns * typical * 1.45 / 3600, 1),
+        "expected_runs": plan_expected_runs(cfg),
+        "expected_minutes": round(seconds / 60, 1),
+        "expected_hours": round(seconds / 3600, 2),
         "demo_models": list(cfg.demo),
     }
     return dump_json({"config": cfg.to_dict(), "plan": plan})
+
+
+def plan_expected_runs(cfg: RunConfig) -> int:
+    """Return how many runs the text stage will open (at least 1; more if runs end early).
+
+    A run plans ``int(run_length * U(run_deviation))`` messages, at least 1, and the last run
+    is cut to fit ``turns``; on average that is about ``run_length * mean(deviation) - 0.5``.
+    """
+    t = cfg.text
+    if t.run_length == 0:
+        return 1
+    mean_length = max(1.0, t.run_length * sum(t.run_deviation) / 2 - 0.5)
+    return max(1, math.ceil(cfg.turns / mean_length))

@@ -32,7 +32,7 @@ from ghosts_render.archive.folder import (
     write_manifest,
 )
 from ghosts_render.config import RunConfig, plan_player
-from ghosts_render.errors import ConfigError, GhostsError
+from ghosts_render.errors import ConfigError, GhostsError, ModelLoadError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_atomic, write_json
 from ghosts_render.timeline import Beat, plan_timeline
 
@@ -138,7 +138,7 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     report = RenderReport(out=out)
     check_replaceable(out)
     device = resolve_device(cfg.device)
-    _preflight()
+    _preflight(cfg)
     t0 = time.perf_counter()
     tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
     model = text_stage.load_text_model(Path(cfg.text.model), tokenizer, device)
@@ -179,11 +179,34 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     return report
 
 
-def _preflight() -> None:
-    """Fail before any work on what can be checked up front: that MP3s can be written."""
+PREFLIGHT_FULL_LOAD_BYTES = 64 << 20  # networks this small are built and loaded in full up front
+
+
+def _preflight(cfg: RunConfig) -> None:
+    """Fail before the text stage on what can be checked up front: MP3 support, and every role's
+    selfie network (small ones loaded in full on the CPU, large ones read and recognised only,
+    so a huge generator is built once, in the selfie stage)."""
+    from ghosts_render.render.selfies.stage import load_role_network
+    from ghosts_render.render.selfies.stylegan import EXPORT_SUFFIXES, KINDS, detect_kind
+    from ghosts_render.render.selfies.stylegan.export import _read_header, export_paths
+    from ghosts_render.render.selfies.stylegan.unpickle import load_pickle
     from ghosts_render.render.sounds import stage as sounds
 
     sounds.check_mp3_support()
+    for role in cfg.roles:
+        path = Path(role.selfies)
+        if not path.is_file() or path.stat().st_size <= PREFLIGHT_FULL_LOAD_BYTES:
+            load_role_network(role, "cpu")  # its errors name the role's config key
+            continue
+        try:
+            if path.suffix in EXPORT_SUFFIXES:
+                kind = _read_header(*export_paths(path)).get("kind")
+                if kind not in KINDS:
+                    raise ModelLoadError(f"{path}: unknown network kind {kind!r}")
+            else:
+                detect_kind(load_pickle(path))
+        except ModelLoadError as e:
+            raise ModelLoadError(f"roles.{role.name}.selfies: {e}") from None
 
 
 def _already_rendered(out: Path, fingerprint: str) -> bool:
