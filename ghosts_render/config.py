@@ -79,7 +79,7 @@ class RoleConfig:
     name: str  # the role as the model writes it, e.g. "artist"
     label: str = ""  # shown in the player; defaults to the name
     side: str = "left"  # "left" or "right"
-    color: str = "green"  # any CSS colour
+    color: str = "green"  # CSS name, #hex, rgb() or hsl(): docs/configuration.md, Colours
     selfies: str = ""  # network pickle or exported network; "" = models/<name>.pkl
     sounds: str = ""  # per-role sound folder (else [sounds].folder)
 
@@ -579,12 +579,7 @@ def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
         problems.append(f"player.max_messages: must be at least 1, got {p.max_messages}")
     if p.sync not in ("clock", "local"):
         problems.append(f'player.sync: must be "clock" or "local", got {p.sync!r}')
-    try:
-        parse_epoch(p.epoch)
-    except ValueError:
-        problems.append(
-            f"player.epoch: {p.epoch!r} is not an ISO 8601 instant like 2026-01-01T00:00:00Z"
-        )
+    problems += rules.list_epoch_problems(p.epoch, "player.epoch")
 
 
 def parse_epoch(text: str) -> datetime:
