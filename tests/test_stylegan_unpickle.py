@@ -5,18 +5,18 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stylegan_pickles
 import torch
 
 from ghosts_render.errors import ModelLoadError
 from ghosts_render.render.selfies.stylegan import detect_kind
 from ghosts_render.render.selfies.stylegan.unpickle import Recovered, load_pickle
 
-DATA = Path(__file__).parent / "data" / "stylegan"
+DATA = stylegan_pickles.DATA
 KINDS = {
     "stylegan3-t": "stylegan3-t",
     "stylegan3-r-cond": "stylegan3-r",
@@ -28,70 +28,18 @@ KINDS = {
 }
 
 
-# --- helpers that write official-format pickles (the test's own stand-ins for NVIDIA's hook) ---
-
-
-class _Persistent:
-    """Re-emits the official persistence call with a meta dict, as a training snapshot holds."""
-
-    def __init__(self, meta: dict) -> None:
-        self.meta = meta
-
-    def __reduce__(self) -> tuple:
-        return (_hook, (self.meta,))
-
-
-def _hook(meta: dict) -> _Persistent:
-    return _Persistent(meta)
-
-
-class _EasyDict(dict):
-    pass
-
-
 @pytest.fixture
-def official_names(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def official_names() -> Iterator[None]:
     """Register the official module names so pickle can write (and our helper read) them."""
-    persistence = types.ModuleType("torch_utils.persistence")
-    util = types.ModuleType("dnnlib.util")
-    _hook.__module__, _hook.__qualname__ = "torch_utils.persistence", "_reconstruct_persistent_obj"
-    _EasyDict.__module__, _EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-    persistence._reconstruct_persistent_obj = _hook  # type: ignore[attr-defined]
-    util.EasyDict = _EasyDict  # type: ignore[attr-defined]
-    for name, module in (
-        ("torch_utils", types.ModuleType("torch_utils")),
-        ("dnnlib", types.ModuleType("dnnlib")),
-        ("torch_utils.persistence", persistence),
-        ("dnnlib.util", util),
-    ):
-        monkeypatch.setitem(sys.modules, name, module)
-    yield
+    with stylegan_pickles.official_names():
+        yield
 
 
-def _read_raw(path: Path) -> object:
-    """Unpickle a trusted fixture with the test's stand-ins (meta dicts stay editable)."""
-    return pickle.loads(path.read_bytes())
-
-
-def _module_meta(class_name: str, src: str = "# placeholder", **state: object) -> _Persistent:
-    base = {
-        "_parameters": {},
-        "_buffers": {},
-        "_modules": {},
-        "_init_args": (),
-        "_init_kwargs": _EasyDict(),
-        "training": False,
-    }
-    base.update(state)
-    return _Persistent(
-        {"type": "class", "version": 6, "module_src": src, "class_name": class_name, "state": base}
-    )
-
-
-def _write(tmp_path: Path, obj: object, name: str = "net.pkl", protocol: int = 4) -> Path:
-    path = tmp_path / name
-    path.write_bytes(pickle.dumps(obj, protocol=protocol))
-    return path
+_Persistent = stylegan_pickles.Persistent
+_EasyDict = stylegan_pickles.EasyDict
+_read_raw = stylegan_pickles.read_raw
+_module_meta = stylegan_pickles.module_meta
+_write = stylegan_pickles.write_pickle
 
 
 # --- the fixtures load ---

@@ -43,26 +43,68 @@ def detect_kind(rec: Recovered) -> str:
     )
 
 
-def build_generator(kind: str, init_kwargs: dict[str, Any]) -> torch.nn.Module:
-    """Construct our generator of ``kind`` from the official Generator init kwargs."""
-    try:
-        if kind == "stylegan2":
-            from ghosts_render.render.selfies.stylegan.stylegan2 import StyleGAN2Generator
+def build_generator(
+    kind: str, init_kwargs: dict[str, Any], device: str | None = None
+) -> torch.nn.Module:
+    """Construct our generator of ``kind`` from the official Generator init kwargs.
 
-            return StyleGAN2Generator(**init_kwargs)
-        if kind in ("stylegan3-t", "stylegan3-r"):
+    The settings are checked against sane limits first; ``device="meta"`` builds the shapes only.
+    """
+    import torch
+
+    from ghosts_render.render.selfies.stylegan.limits import check_common
+
+    if kind not in KINDS:
+        raise ModelLoadError(f"unknown network kind {kind!r}; expected one of {', '.join(KINDS)}")
+    check_common(init_kwargs)
+    try:
+        with torch.device(device) if device else contextlib.nullcontext():
+            if kind == "stylegan2":
+                from ghosts_render.render.selfies.stylegan.stylegan2 import StyleGAN2Generator
+
+                return StyleGAN2Generator(**init_kwargs)
             from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
 
             return StyleGAN3Generator(**init_kwargs)
-    except (TypeError, ValueError, AssertionError) as e:
+    except (TypeError, ValueError, AssertionError, ArithmeticError, RuntimeError) as e:
+        detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         raise ModelLoadError(
-            f"cannot build a {kind} generator from this network's settings ({e})"
+            f"cannot build a {kind} generator from this network's settings ({detail})"
         ) from None
-    raise ModelLoadError(f"unknown network kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-def load_weights(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
-    """Load ``state`` into ``G`` strictly; a missing, extra or misshapen tensor is an error."""
+def load_generator(
+    kind: str, init_kwargs: dict[str, Any], state: dict[str, torch.Tensor], where: Path
+) -> torch.nn.Module:
+    """Build a generator and load ``state`` into it, allocating only once the shapes agree.
+
+    The generator is first built on the meta device (no memory) and compared with the file's
+    tensors, so settings that do not match the weights fail before anything large is made.
+    """
+    check_dense(state, where)
+    try:
+        skeleton = build_generator(kind, init_kwargs, device="meta")
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{where}: {e}") from None
+    check_weights_fit(skeleton, state, where)
+    G = build_generator(kind, init_kwargs)
+    load_weights(G, state, where)
+    return G
+
+
+def check_dense(state: dict[str, torch.Tensor], where: Path) -> None:
+    """Refuse a tensor that claims more values than its stored data holds (a stretched view)."""
+    for name, tensor in state.items():
+        needed = tensor.numel() * tensor.element_size()
+        if needed > tensor.untyped_storage().nbytes():
+            raise ModelLoadError(
+                f"{where}: the weight {name} claims {tuple(tensor.shape)} values but stores "
+                "fewer; the file is damaged or booby-trapped"
+            )
+
+
+def check_weights_fit(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Refuse ``state`` unless it has exactly ``G``'s tensor names and shapes."""
     own = G.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -81,6 +123,12 @@ def load_weights(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path
             f"{where}: the weights do not fit a {getattr(G, 'kind', 'StyleGAN')} generator built "
             f"from its settings ({'; '.join(parts)}); the file may be damaged or of a newer kind"
         )
+
+
+def load_weights(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+    """Load ``state`` into ``G`` strictly; a missing, extra or misshapen tensor is an error."""
+    check_weights_fit(G, state, where)
+    own = G.state_dict()
     G.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 
@@ -101,10 +149,9 @@ def load_network(path: Path, device: str = "cpu") -> torch.nn.Module:
                 "code never does; this network cannot be rebuilt faithfully"
             )
         kind = detect_kind(rec)
-        G = build_generator(kind, rec.init_kwargs)
     except ModelLoadError as e:
         raise ModelLoadError(f"{path}: {e}") from None
-    load_weights(G, rec.state_dict(), path)
+    G = load_generator(kind, rec.init_kwargs, rec.state_dict(), path)
     return G.eval().requires_grad_(False).to(device)
 
 

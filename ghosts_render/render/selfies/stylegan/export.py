@@ -45,7 +45,7 @@ def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from ghosts_render.render.selfies.stylegan import build_generator, load_weights
+    from ghosts_render.render.selfies.stylegan import load_generator
 
     weights, settings = export_paths(path)
     if not weights.is_file():
@@ -58,11 +58,10 @@ def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelLoadError(f"{weights}: not a readable safetensors file ({e})") from None
-    try:
-        G = build_generator(str(header.get("kind")), dict(header.get("init_kwargs") or {}))
-    except ModelLoadError as e:
-        raise ModelLoadError(f"{settings}: {e}") from None
-    load_weights(G, state, weights)
+    kwargs = header.get("init_kwargs")
+    if not isinstance(kwargs, dict):
+        raise ModelLoadError(f"{settings}: its init_kwargs are not a table; export it again")
+    G = load_generator(str(header.get("kind")), kwargs, state, settings)
     return G.eval().requires_grad_(False).to(device)
 
 

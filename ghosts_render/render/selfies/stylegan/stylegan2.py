@@ -14,6 +14,7 @@ import torch
 
 from ghosts_render.errors import ModelLoadError
 from ghosts_render.render.selfies import NOISE_MODES
+from ghosts_render.render.selfies.stylegan import limits
 from ghosts_render.render.selfies.stylegan.sg2_ops import (
     ACTIVATION_GAIN,
     apply_bias_act,
@@ -330,6 +331,7 @@ class StyleGAN2Generator(torch.nn.Module):
                 **flat_synthesis_kwargs,
             )
         )
+        limits.check_common(self.init_kwargs)
         settings = _synthesis_settings(synthesis_kwargs, flat_synthesis_kwargs, img_resolution)
         mapping = dict(mapping_kwargs or {})
         _check_keys("mapping_kwargs", mapping, MAPPING_KEYS)
@@ -363,6 +365,24 @@ def _synthesis_settings(nested: dict | None, flat: dict, img_resolution: int) ->
     settings = dict(nested or {})
     settings.update(flat)
     _check_keys("synthesis settings", settings, SYNTHESIS_KEYS)
+    base = limits.check_int(settings, "channel_base", 1, 2**30, default=32768)
+    limits.check_int(settings, "channel_max", 1, limits.MAX_DIM, default=512)
+    limits.check_int(settings, "kernel_size", 1, 15, default=3)
+    if base // img_resolution < 1:
+        raise ModelLoadError(
+            f"its settings give the {img_resolution}² layers no channels (channel_base {base}); "
+            "the file is damaged or not a StyleGAN2 network"
+        )
+    taps = settings.get("resample_filter", [1, 3, 3, 1])
+    numbers = isinstance(taps, list | tuple) and all(
+        isinstance(t, int | float) and not isinstance(t, bool) and math.isfinite(t) for t in taps
+    )
+    if not numbers or not 1 <= len(taps) <= limits.MAX_FILTER_TAPS or not sum(taps):
+        raise ModelLoadError(
+            f"its resample_filter {taps!r} is not a short list of numbers; the file is damaged"
+        )
+    if settings.get("conv_clamp") is not None:
+        limits.check_number(settings, "conv_clamp", 256)
     # StyleGAN2-ADA nests them (its blocks default to no clamping); the StyleGAN3 repository
     # passes them flat and clamps at 256 by default.
     settings.setdefault("conv_clamp", None if nested is not None else 256)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from ghosts_render.errors import ModelLoadError
 from ghosts_render.render.selfies import NOISE_MODES
-from ghosts_render.render.selfies.stylegan import ops
+from ghosts_render.render.selfies.stylegan import limits, ops
 
 SYNTHESIS_DEFAULTS = {
     "channel_base": 32768,
@@ -288,6 +288,38 @@ def _plain(value):
     return value
 
 
+def _check_settings(s: dict) -> None:
+    """Refuse synthesis settings out of sane bounds before any layer is planned or built."""
+    limits.check_common(s)
+    layers = limits.check_int(s, "num_layers", 1, limits.MAX_LAYERS)
+    limits.check_int(s, "num_critical", 0, layers - 1)
+    for key, high in (("channel_base", 2**30), ("channel_max", limits.MAX_DIM)):
+        limits.check_int(s, key, 1, high)
+    for key, high in (("conv_kernel", 15), ("filter_size", 16), ("lrelu_upsampling", 8)):
+        limits.check_int(s, key, 1, high)
+    limits.check_int(s, "margin_size", 0, 256)
+    for key in ("first_cutoff", "first_stopband", "last_stopband_rel", "output_scale"):
+        limits.check_number(s, key, SYNTHESIS_DEFAULTS[key])
+    limits.check_number(s, "magnitude_ema_beta", 0.999, high=1.0)
+    if s["conv_clamp"] is not None:
+        limits.check_number(s, "conv_clamp", 256)
+
+
+def _check_plan(plan: SynthesisPlan) -> None:
+    """Refuse a plan with empty layers, huge filters or huge feature maps (damaged settings)."""
+    for layer in plan.layers:
+        ok = min(layer.in_channels, layer.out_channels) >= 1 and layer.in_channels <= 2**16
+        ok = ok and max(layer.up_taps, layer.down_taps) <= limits.MAX_FILTER_TAPS
+        ok = ok and 1 <= layer.in_size <= 2 * limits.MAX_RESOLUTION and layer.tmp_rate >= 1
+        if not ok:
+            raise ModelLoadError(
+                f"its settings give layer {layer.name} {layer.in_channels}->"
+                f"{layer.out_channels} channels, "
+                f"{max(layer.up_taps, layer.down_taps)}-tap filters and {layer.in_size}² "
+                "pixels, beyond any StyleGAN3; the file is damaged or not a StyleGAN3 network"
+            )
+
+
 class StyleGAN3Generator(torch.nn.Module):
     """StyleGAN3 (T or R) generator; forward(z, c) -> float32 images [N, C, H, W], about [-1, 1]."""
 
@@ -308,10 +340,12 @@ class StyleGAN3Generator(torch.nn.Module):
             "img_channels": img_channels, "mapping_kwargs": dict(mapping_kwargs or {}), **kw,
         })  # fmt: skip
         settings = {**SYNTHESIS_DEFAULTS, **self.init_kwargs}
+        _check_settings(settings)
         self.z_dim, self.c_dim, self.w_dim = int(z_dim), int(c_dim), int(w_dim)
         self.img_resolution, self.img_channels = int(img_resolution), int(img_channels)
         self.kind = "stylegan3-r" if settings["use_radial_filters"] else "stylegan3-t"
         plan = plan_synthesis(self.img_resolution, self.img_channels, settings)
+        _check_plan(plan)
         self.synthesis = _Synthesis(self.w_dim, plan, settings)
         self.num_ws = self.synthesis.num_ws
         mapping = {**MAPPING_DEFAULTS, **self.init_kwargs["mapping_kwargs"]}

@@ -7,6 +7,11 @@ its ``__dict__``. Here that call, and ``dnnlib.util.EasyDict``, are mapped to ha
 that only record names, arguments and tensors; the embedded source is never looked at. Every
 other global a pickle asks for must be on a short allowlist (tensor and numpy rebuilding), or the
 file is refused before anything it names is called.
+
+The work a file can cause is bounded by its content: before unpickling, its opcodes are scanned
+(scan.py) so that objects shared through pickle's memo cannot make any walk exponential; while
+recovering modules, settings and the module tree are walked with shared parts memoised by id and
+capped in size and depth.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ghosts_render.errors import ModelLoadError
+from ghosts_render.render.selfies.stylegan.scan import check_pickle_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -31,6 +37,12 @@ PERSISTENT_HOOK = ("torch_utils.persistence", "_reconstruct_persistent_obj")
 EASYDICT = ("dnnlib.util", "EasyDict")
 STORAGE_BYTES = ("torch.storage", "_load_from_bytes")
 ZIP_MAGIC = b"PK\x03\x04"
+# Caps far above any official network (a module's settings are a few dozen values nested three
+# deep; a generator is under a hundred modules, four deep), far below what could hurt.
+MAX_SETTING_VALUES = 10_000  # values in one module's settings, a shared one once per use
+MAX_SETTING_DEPTH = 16
+MAX_MODULES = 10_000  # modules in one module's tree, a shared one once per use
+MAX_MODULE_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,12 @@ class Recovered:
     buffers: dict[str, Tensor]
     children: dict[str, Recovered]
     non_persistent: frozenset[str] = field(default_factory=frozenset)
+    tree_size: int = 1  # modules in this tree, a shared one once per use
+    tree_depth: int = 1
+
+    def __setstate__(self, state: object) -> None:
+        """Refuse pickle's BUILD on a recovered module: it would rewrite a frozen record."""
+        raise ModelLoadError("this file rewrites a network module after building it")
 
     def state_dict(self) -> dict[str, Tensor]:
         """Return every parameter and persistent buffer under its official dotted name."""
@@ -101,6 +119,7 @@ def _unpickle(path: Path) -> Any:
             "pickle; use a network-snapshot-*.pkl written by StyleGAN3 or StyleGAN2-ADA training"
         )
     try:
+        check_pickle_size(raw)
         return _RestrictedUnpickler(io.BytesIO(raw), path).load()
     except ModelLoadError as e:
         if str(e).startswith(f"{path}: "):
@@ -221,8 +240,17 @@ def _recover_module(meta: Any) -> Recovered:
             raise ModelLoadError(
                 f"a {class_name} in this file has a part {name!r} of a kind StyleGAN does not use"
             )
+    tree_size = 1 + sum(child.tree_size for child in children.values())
+    tree_depth = 1 + max((child.tree_depth for child in children.values()), default=0)
+    if tree_size > MAX_MODULES or tree_depth > MAX_MODULE_DEPTH:
+        raise ModelLoadError(
+            f"a {class_name} in this file is built of over {MAX_MODULES:,} modules or nested over "
+            f"{MAX_MODULE_DEPTH} deep (parts shared many times over?); no StyleGAN network is"
+        )
     init_args = state.get("_init_args", ())
     init_kwargs = state.get("_init_kwargs", {})
+    settings = [v for k, v in state.items() if k in ("_init_args", "_init_kwargs")]
+    _check_settings_size([*settings, *(v for k, v in state.items() if not k.startswith("_"))])
     return Recovered(
         class_name=class_name,
         init_args=tuple(_plain(init_args)) if isinstance(init_args, tuple | list) else (),
@@ -232,7 +260,48 @@ def _recover_module(meta: Any) -> Recovered:
         buffers={k: _tensor(v) for k, v in buffers.items()},
         children=children,
         non_persistent=frozenset(state.get("_non_persistent_buffers_set") or ()),
+        tree_size=tree_size,
+        tree_depth=tree_depth,
     )
+
+
+def _check_settings_size(values: list[Any]) -> None:
+    """Refuse settings too big or deep as trees, or holding themselves; memoised by id."""
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (values as a tree, depth below)
+    on_path: set[int] = set()
+    too_big = ModelLoadError(
+        f"a network module's settings in this file hold over {MAX_SETTING_VALUES:,} values or "
+        f"nest over {MAX_SETTING_DEPTH} deep (values shared many times over?); no StyleGAN "
+        "network has such settings"
+    )
+
+    def measure(value: Any, level: int) -> tuple[int, int]:
+        if not isinstance(value, dict | list | tuple | set | frozenset):
+            return 1, 0
+        key = id(value)
+        if key in on_path:
+            raise ModelLoadError("a network module's settings in this file contain themselves")
+        count, depth = sizes.get(key, (0, 0))
+        if not count:
+            if level >= MAX_SETTING_DEPTH:
+                raise too_big
+            on_path.add(key)
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
+            count = 1
+            for item in items:
+                n, d = measure(item, level + 1)
+                count, depth = count + n, max(depth, d + 1)
+                if count > MAX_SETTING_VALUES:
+                    raise too_big
+            on_path.discard(key)
+            sizes[key] = (count, depth)
+        if level + depth > MAX_SETTING_DEPTH:
+            raise too_big
+        return count, depth
+
+    total = sum(measure(value, 0)[0] for value in values)
+    if total > MAX_SETTING_VALUES:
+        raise too_big
 
 
 def _tensor(value: Any) -> Tensor:
