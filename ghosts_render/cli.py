@@ -199,8 +199,14 @@ def preview(
 @app.command()
 def selfie(
     network: Annotated[Path, typer.Argument(help="Network pickle (.pkl) or exported network.")],
-    seeds: Annotated[str, typer.Option(help="Seeds, e.g. 0-3 or 1,5,7-9.")] = "0-3",
+    seeds: Annotated[
+        str, typer.Option(help="Seeds, e.g. 0-3 or 1,5,7-9 (0 to 2**32-1, at most 100000).")
+    ] = "0-3",
     trunc: Annotated[float, typer.Option(help="Truncation psi (1.0 = none).")] = 1.0,
+    class_idx: Annotated[
+        int | None,
+        typer.Option("--class", help="Class label of a conditional network (required for one)."),
+    ] = None,
     noise_mode: Annotated[
         NoiseMode, typer.Option(help="StyleGAN2 noise inputs.")
     ] = DEFAULT_NOISE_MODE,
@@ -208,12 +214,22 @@ def selfie(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
 ) -> None:
     """Render seedNNNN.png images from a network, as NVIDIA's gen_images.py names them."""
+    import math
+
     from ghosts_render.render.pipeline import resolve_device
     from ghosts_render.render.selfies import stylegan
 
+    if not math.isfinite(trunc):
+        raise ConfigError(f"--trunc must be a number such as 0.7 or 1.0, got {trunc}")
     seed_list = stylegan.parse_seeds(seeds)
     paths = stylegan.write_seed_images(
-        network, seed_list, trunc, noise_mode, out, device=resolve_device(device)
+        network,
+        seed_list,
+        trunc,
+        noise_mode,
+        out,
+        device=resolve_device(device),
+        class_idx=class_idx,
     )
     for path in paths:
         typer.echo(str(path))

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 KINDS = ("stylegan3-t", "stylegan3-r", "stylegan2")
 EXPORT_SUFFIXES = (".safetensors", ".json")
-SEED_MAX = 2**32 - 1
-_RANGE = re.compile(r"^\s*(\d+)-(\d+)\s*$")
+SEED_MAX = 2**32 - 1  # numpy's RandomState takes seeds 0..2**32-1
+MAX_SEEDS = 100_000  # seeds per call of the selfie command
+_SEED = re.compile(r"\s*([0-9]{1,20})\s*")
+_RANGE = re.compile(r"\s*([0-9]{1,20})\s*-\s*([0-9]{1,20})\s*")
 
 
 def detect_kind(rec: Recovered) -> str:
@@ -222,27 +224,56 @@ def _reset_input_transform(G: torch.nn.Module) -> None:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """Parse seeds as gen_images.py does: "0-3" -> 0,1,2,3; "1,5,7-9" -> 1,5,7,8,9."""
+    """Parse seeds as gen_images.py does: "0-3" -> 0,1,2,3; "1,5,7-9" -> 1,5,7,8,9.
+
+    Every seed must be within numpy's 0..2**32-1, and at most ``MAX_SEEDS`` are named.
+    """
     seeds: list[int] = []
     for part in str(text).split(","):
-        match = _RANGE.match(part)
-        if match:
-            lo, hi = int(match.group(1)), int(match.group(2))
-            if hi < lo:
-                raise ConfigError(
-                    f"seeds: the range {part.strip()!r} runs backwards; write {hi}-{lo}"
-                )
-            seeds.extend(range(lo, hi + 1))
-        elif part.strip().isdigit():
-            seeds.append(int(part))
-        else:
+        span = _RANGE.fullmatch(part)
+        match = span or _SEED.fullmatch(part)
+        if match is None:
             raise ConfigError(
                 f"seeds: {part.strip()!r} in {text!r} is not a seed; "
                 "write seeds like 0-3 or 1,5,7-9"
             )
-    if any(s > SEED_MAX for s in seeds):
-        raise ConfigError(f"seeds: every seed must be between 0 and {SEED_MAX}")
+        lo = int(match[1])
+        hi = int(match[2]) if span else lo
+        if hi > SEED_MAX:
+            raise ConfigError(
+                f"seeds: {hi} is too big; every seed must be between 0 and {SEED_MAX}"
+            )
+        if hi < lo:
+            raise ConfigError(f"seeds: the range {part.strip()!r} runs backwards; write {hi}-{lo}")
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise ConfigError(
+                f"seeds: {text!r} names over {MAX_SEEDS:,} seeds; render at most {MAX_SEEDS:,} "
+                "per run (split the range over several runs)"
+            )
+        seeds.extend(range(lo, hi + 1))
     return seeds
+
+
+def check_class(G: torch.nn.Module, class_idx: int | None, option: str) -> None:
+    """Refuse a class for an unconditional network, or none (or one out of range) otherwise.
+
+    ``option`` names where the class is set (``--class``, a config key) for the message.
+    """
+    c_dim = int(G.c_dim)
+    if c_dim == 0 and class_idx is not None:
+        raise ConfigError(
+            f"{option}: this network is unconditional (it has no classes); leave {option} out"
+        )
+    if c_dim > 0 and class_idx is None:
+        raise ConfigError(
+            f"{option}: this network is conditional: choose one of its {c_dim} classes, "
+            f"0 to {c_dim - 1}, with {option} (without one it would render a blank label)"
+        )
+    if class_idx is not None and not 0 <= class_idx < c_dim:
+        raise ConfigError(
+            f"{option}: class {class_idx} is out of range; this network has classes 0 to "
+            f"{c_dim - 1}"
+        )
 
 
 def write_seed_images(
@@ -252,22 +283,41 @@ def write_seed_images(
     noise_mode: str,
     out_dir: Path,
     device: str = "cpu",
+    class_idx: int | None = None,
 ) -> list[Path]:
     """Render ``seed%04d.png`` files into ``out_dir`` as gen_images.py names and quantises them."""
     from PIL import Image
 
-    G = load_network(Path(network), device)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_out_dir(out_dir)
+    G = load_network(Path(network), device)
+    check_class(G, class_idx, "--class")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out: cannot make the folder {out_dir} ({e.strerror or e})") from None
     paths = []
     for start in range(0, len(seeds), 8):
         chunk = list(seeds[start : start + 8])
-        images = generate_images(G, chunk, truncation_psi, noise_mode, device, len(chunk))
+        images = generate_images(
+            G, chunk, truncation_psi, noise_mode, device, len(chunk), class_idx
+        )
         for seed, image in zip(chunk, images, strict=True):
             path = out_dir / f"seed{seed:04d}.png"
             _write_png(Image.fromarray(image if image.shape[-1] != 1 else image[..., 0]), path)
             paths.append(path)
     return paths
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder that is, or lies inside, an existing file."""
+    for folder in (out_dir, *out_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(
+                f"--out: {folder} is a file, not a folder; choose a folder for the seed images"
+            )
+        if folder.exists():
+            return
 
 
 def _write_png(image: Any, path: Path) -> None:
@@ -278,4 +328,7 @@ def _write_png(image: Any, path: Path) -> None:
 
     png = io.BytesIO()
     image.save(png, format="PNG")
-    write_atomic(path, png.getvalue())
+    try:
+        write_atomic(path, png.getvalue())
+    except OSError as e:
+        raise ConfigError(f"--out: cannot write {path} ({e.strerror or e})") from None
