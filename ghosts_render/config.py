@@ -82,6 +82,7 @@ class RoleConfig:
     color: str = "green"  # CSS name, #hex, rgb() or hsl(): docs/configuration.md, Colours
     selfies: str = ""  # network pickle or exported network; "" = models/<name>.pkl
     sounds: str = ""  # per-role sound folder (else [sounds].folder)
+    selfie_class: int = -1  # class label of a conditional network; -1 = none (unconditional)
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,6 +446,11 @@ def _validate_shown(cfg: RunConfig, problems: list[str]) -> None:
             problems.append(f'{where}.side: must be "left" or "right", got {role.side!r}')
         problems += rules.list_label_problems(role.label, f"{where}.label", MAX_LABEL_CHARS)
         problems += rules.list_color_problems(role.color, f"{where}.color")
+        if role.selfie_class < -1:
+            problems.append(
+                f"{where}.selfie_class: must be a class index (0, 1, ...) or -1 for an "
+                f"unconditional network, got {role.selfie_class}"
+            )
 
 
 def _validate_selfies(s: SelfieConfig, problems: list[str]) -> None:

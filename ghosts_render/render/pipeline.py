@@ -185,10 +185,10 @@ PREFLIGHT_FULL_LOAD_BYTES = 64 << 20  # networks this small are built and loaded
 def _preflight(cfg: RunConfig) -> None:
     """Fail before the text stage on what can be checked up front: MP3 support, and every role's
     selfie network (small ones loaded in full on the CPU, large ones read and recognised only,
-    so a huge generator is built once, in the selfie stage)."""
-    from ghosts_render.render.selfies.stage import load_role_network
+    so a huge generator is built once, in the selfie stage) with its class label, if any."""
+    from ghosts_render.render.selfies.stage import check_role_class, load_role_network
     from ghosts_render.render.selfies.stylegan import EXPORT_SUFFIXES, KINDS, detect_kind
-    from ghosts_render.render.selfies.stylegan.export import _read_header, export_paths
+    from ghosts_render.render.selfies.stylegan.export import export_paths, read_header
     from ghosts_render.render.selfies.stylegan.unpickle import load_pickle
     from ghosts_render.render.sounds import stage as sounds
 
@@ -196,17 +196,22 @@ def _preflight(cfg: RunConfig) -> None:
     for role in cfg.roles:
         path = Path(role.selfies)
         if not path.is_file() or path.stat().st_size <= PREFLIGHT_FULL_LOAD_BYTES:
-            load_role_network(role, "cpu")  # its errors name the role's config key
+            check_role_class(role, int(load_role_network(role, "cpu").c_dim))
             continue
         try:
             if path.suffix in EXPORT_SUFFIXES:
-                kind = _read_header(*export_paths(path)).get("kind")
-                if kind not in KINDS:
-                    raise ModelLoadError(f"{path}: unknown network kind {kind!r}")
+                header = read_header(*export_paths(path))
+                if header.get("kind") not in KINDS:
+                    raise ModelLoadError(f"{path}: unknown network kind {header.get('kind')!r}")
+                settings = header.get("init_kwargs")
             else:
-                detect_kind(load_pickle(path))
+                recovered = load_pickle(path)
+                detect_kind(recovered)
+                settings = recovered.init_kwargs
         except ModelLoadError as e:
             raise ModelLoadError(f"roles.{role.name}.selfies: {e}") from None
+        c_dim = settings.get("c_dim", 0) if isinstance(settings, dict) else 0
+        check_role_class(role, int(c_dim) if isinstance(c_dim, int) else 0)
 
 
 def _already_rendered(out: Path, fingerprint: str) -> bool:

@@ -123,6 +123,22 @@ def load_role_network(role: RoleConfig, device: str) -> torch.nn.Module:
         ) from None
 
 
+def role_class(role: RoleConfig) -> int | None:
+    """Return the class label a role's selfies use: None for an unconditional network."""
+    return None if role.selfie_class < 0 else role.selfie_class
+
+
+def check_role_class(role: RoleConfig, c_dim: int) -> None:
+    """Refuse a role whose class does not fit its network (``c_dim`` classes; 0: unconditional).
+
+    A conditional network given no class would render every selfie with a blank label.
+    """
+    from ghosts_render.render.selfies.stylegan import check_class
+
+    option = f"roles.{role.name}.selfie_class"
+    check_class(c_dim, role_class(role), option, Path(role.selfies))
+
+
 def load_network_identity(path: Path, G: torch.nn.Module) -> dict[str, Any]:
     """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
     return {
@@ -141,6 +157,7 @@ def generate_selfie_batches(
     noise_mode: str,
     device: str,
     batch_size: int,
+    class_idx: int | None = None,
 ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield (seeds, uint8 [N, H, W, C] images) per batch; CUDA out of memory halves the batch."""
     import torch
@@ -151,7 +168,9 @@ def generate_selfie_batches(
     while i < len(seeds):
         chunk = list(seeds[i : i + batch_size])
         try:
-            images = generate_images(G, chunk, truncation_psi, noise_mode, device, len(chunk))
+            images = generate_images(
+                G, chunk, truncation_psi, noise_mode, device, len(chunk), class_idx
+            )
         except RuntimeError as e:  # torch.OutOfMemoryError, or cuDNN's "CUDA error: out of memory"
             if not _is_out_of_memory(e):
                 raise
@@ -230,6 +249,7 @@ def _load_roles(
     networks, todo = {}, []
     for role, seeds in plan_role_seeds(jobs).items():
         G = load_role_network(roles[role], device)
+        check_role_class(roles[role], int(G.c_dim))
         networks[role] = load_network_identity(Path(roles[role].selfies), G)
         resolution = int(G.img_resolution)
         missing: list[int] = []
@@ -272,7 +292,13 @@ def render_selfies(
             batch_size = pick_batch_size(s.batch_size, device, int(G.img_resolution))
             for chunk in plan_render_chunks(seeds, missing, batch_size):
                 batches = generate_selfie_batches(
-                    G, chunk, s.truncation_psi, s.noise_mode, device, len(chunk)
+                    G,
+                    chunk,
+                    s.truncation_psi,
+                    s.noise_mode,
+                    device,
+                    len(chunk),
+                    role_class(roles[role]),
                 )
                 _encode_batches(encoder, batches, role, archive_dir, missing)
         encoder.finish()

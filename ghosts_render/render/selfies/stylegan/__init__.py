@@ -254,25 +254,24 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def check_class(G: torch.nn.Module, class_idx: int | None, option: str) -> None:
+def check_class(
+    c_dim: int, class_idx: int | None, option: str, network: Path | None = None
+) -> None:
     """Refuse a class for an unconditional network, or none (or one out of range) otherwise.
 
     ``option`` names where the class is set (``--class``, a config key) for the message.
     """
-    c_dim = int(G.c_dim)
+    net = f"the network {network}" if network is not None else "this network"
     if c_dim == 0 and class_idx is not None:
-        raise ConfigError(
-            f"{option}: this network is unconditional (it has no classes); leave {option} out"
-        )
+        raise ConfigError(f"{option}: {net} is unconditional (it has no classes); leave it out")
     if c_dim > 0 and class_idx is None:
         raise ConfigError(
-            f"{option}: this network is conditional: choose one of its {c_dim} classes, "
-            f"0 to {c_dim - 1}, with {option} (without one it would render a blank label)"
+            f"{option}: {net} is conditional: choose one of its {c_dim} classes, "
+            f"0 to {c_dim - 1} (without one it would render a blank label)"
         )
     if class_idx is not None and not 0 <= class_idx < c_dim:
         raise ConfigError(
-            f"{option}: class {class_idx} is out of range; this network has classes 0 to "
-            f"{c_dim - 1}"
+            f"{option}: class {class_idx} is out of range; {net} has classes 0 to {c_dim - 1}"
         )
 
 
@@ -291,7 +290,7 @@ def write_seed_images(
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     G = load_network(Path(network), device)
-    check_class(G, class_idx, "--class")
+    check_class(int(G.c_dim), class_idx, "--class")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:

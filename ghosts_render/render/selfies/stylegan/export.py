@@ -53,7 +53,7 @@ def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
             f"{weights}: no such file; an exported network is a .safetensors file with a .json "
             "beside it (write one with `ghosts-render export NETWORK.pkl`)"
         )
-    header = _read_header(weights, settings)
+    header = read_header(weights, settings)
     try:
         state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
@@ -65,7 +65,7 @@ def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
     return G.eval().requires_grad_(False).to(device)
 
 
-def _read_header(weights: Path, settings: Path) -> dict[str, Any]:
+def read_header(weights: Path, settings: Path) -> dict[str, Any]:
     """Read the JSON settings: the .json beside the weights, else the copy inside them."""
     if settings.is_file():
         source, text = settings, settings.read_text(encoding="utf-8")
