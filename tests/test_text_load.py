@@ -210,3 +210,35 @@ def test_a_sharded_checkpoint_loads_and_every_shard_is_hashed(folders, tmp_path)
     files = tm.identity()["files"]
     shards = [n for n in files if n.startswith("model-") and n.endswith(".safetensors")]
     assert "model.safetensors.index.json" in files and len(shards) >= 2
+
+
+class _Harmless:
+    """A class a weights-only loader must refuse: loading it would mean importing test code."""
+
+
+class _RunsCommand:
+    """Pickles as a call to os.system, as a booby-trapped checkpoint would."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, (self.command,))
+
+
+@pytest.mark.parametrize("payload", ["custom class", "os.system"])
+def test_a_pickle_payload_in_pytorch_bin_is_refused_as_unsafe(folders, tmp_path, payload):
+    ait = _copy(folders, "ait", tmp_path)
+    marker = tmp_path / "ran"
+    state = torch.load(ait / "pytorch_model.bin", weights_only=True)
+    trap = _Harmless() if payload == "custom class" else _RunsCommand(f"touch {marker}")
+    torch.save({**state, "extra": trap}, ait / "pytorch_model.bin")
+    message = _error(ait, folders["vocab"])
+    assert f"refusing the text model weights {ait / 'pytorch_model.bin'}" in message
+    wanted = "_Harmless" if payload == "custom class" else "system"
+    assert "unsafe" in message and wanted in message, message
+    assert "damaged" not in message and "incomplete" not in message
+    assert "weights_only" not in message and "False" not in message
+    assert not marker.exists()

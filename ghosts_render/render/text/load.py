@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,7 @@ def _load_weights(model_dir: Path) -> Any:
             trust_remote_code=False,
         )
     except Exception as e:  # torch, safetensors and pickle raise many types for damaged files
+        _refuse_if_unsafe(e, model_dir)
         lines = str(e).strip().splitlines()
         raise ModelLoadError(
             f"cannot read the text model weights in {model_dir} (damaged or incomplete file?): "
@@ -208,6 +210,32 @@ def _load_weights(model_dir: Path) -> Any:
     # Sampling is set explicitly per call; ignore generation defaults saved with the model.
     model.generation_config = GenerationConfig()
     return model.eval()
+
+
+def _refuse_if_unsafe(error: BaseException, model_dir: Path) -> None:
+    """Raise a clear refusal if torch's weights-only loader refused a pickle payload.
+
+    torch's own message advises loading with ``weights_only=False``, which would run whatever the
+    file carries; it is never quoted.
+    """
+    import pickle
+
+    seen: BaseException | None = error
+    while seen is not None and not (
+        isinstance(seen, pickle.UnpicklingError) and "weights only" in str(seen).lower()
+    ):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return
+    found = re.search(r"GLOBAL ([\w.]+)", str(seen))
+    what = f"call {found.group(1)}" if found else "build something other than tensors"
+    binary = model_dir / "pytorch_model.bin"
+    where = binary if binary.is_file() else model_dir
+    raise ModelLoadError(
+        f"refusing the text model weights {where} as unsafe: loading them would {what}, which "
+        "plain weights never need (a booby-trapped or foreign checkpoint); ghosts-render runs no "
+        "code from model files: use a model.safetensors, or a pytorch_model.bin of tensors only"
+    ) from None
 
 
 def _load_tokenizer(model_dir: Path, tokenizer_dir: Path | None) -> tuple[Any, list[Path]]:
