@@ -142,7 +142,11 @@ def render(
     from ghosts_render.render import pipeline
 
     with logging_redirect_tqdm(loggers=[log]):
-        report = pipeline.run(cfg, out, fresh=fresh, quiet=quiet)
+        try:
+            report = pipeline.run(cfg, out, fresh=fresh, quiet=quiet)
+        except KeyboardInterrupt:  # Ctrl-C: the work folder keeps every finished step
+            typer.echo("ghosts-render: interrupted: run the same command again to resume", err=True)
+            raise typer.Exit(130) from None
     _summarise(report)
     typer.echo(str(report.out))
 

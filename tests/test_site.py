@@ -34,7 +34,7 @@ HOSTILE = [
     '<img src=x onerror="window.pwned = 2">',
     '[click](javascript:alert(1)) <a href="javascript:alert(1)">x</a>',
     "\u202eevil bidi override\u202c and \u2028 line \u2029 separators </script><!--",
-    "long " + "x" * 10_000,
+    "long " + "x" * 9_995,  # exactly the longest text a message may hold (MAX_TEXT_CHARS)
     " \n\t ",
     "{{ 7 * 7 }} {% raw %} & &amp; \"quotes\" 'single'",
 ]

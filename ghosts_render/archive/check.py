@@ -1,12 +1,28 @@
-"""``ghosts-render check``: validate an archive — schema, referenced files, and recorded hashes."""
+"""``ghosts-render check``: validate an archive — schema, referenced files, and recorded hashes.
+
+Every file must be the one the manifest recorded: a changed or unknown file is a failure, unless
+the manifest says a person curated the archive (``edited``) and the file is one that curation
+explains (conversation.json and what ``site`` regenerates). docs/archive-format.md, Safety.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from ghosts_render.archive.folder import list_edited_files, read_conversation, read_manifest
+from ghosts_render.archive.folder import (
+    iter_archive_files,
+    read_conversation,
+    read_manifest,
+    sha256_file,
+)
+from ghosts_render.archive.limits import list_limit_problems
+from ghosts_render.archive.paths import resolve_inside
 from ghosts_render.archive.schema import list_conversation_problems
+from ghosts_render.archive.site import is_generated
 from ghosts_render.errors import ArchiveError
+
+MAX_LISTED = 12
 
 
 def check_archive(archive_dir: Path) -> list[str]:
@@ -14,27 +30,69 @@ def check_archive(archive_dir: Path) -> list[str]:
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: give the archive folder (e.g. output)")
     conversation = read_conversation(archive_dir)
-    problems = list_conversation_problems(conversation, archive_dir)
+    problems = list_limit_problems(conversation)
+    problems += list_conversation_problems(conversation, archive_dir)
     manifest = read_manifest(archive_dir)
-    edited = list_edited_files(archive_dir)
-    missing = [rel for rel in manifest.get("files", {}) if not (archive_dir / rel).is_file()]
-    problems += [f"{rel} is listed in manifest.json but missing" for rel in missing]
+    changed, file_problems = list_file_problems(archive_dir, manifest)
+    problems += file_problems
     for page in ("index.html", "conversation.js"):
         if not (archive_dir / page).is_file():
             problems.append(f"{page} is missing: run `ghosts-render site {archive_dir}`")
     if problems:
-        listed = "; ".join(problems[:12]) + (
-            f"; and {len(problems) - 12} more" if len(problems) > 12 else ""
+        listed = "; ".join(problems[:MAX_LISTED]) + (
+            f"; and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
         )
         raise ArchiveError(f"{archive_dir} has {len(problems)} problem(s): {listed}")
     notes = [f"{len(conversation['messages'])} messages, {len(manifest.get('files', {}))} files"]
-    changed = [rel for rel in edited if rel not in missing]
     if changed:
         notes.append(
-            f"changed since the manifest was written: {', '.join(changed[:5])}"
+            f"curated: changed since the manifest was written: {', '.join(changed[:5])}"
             + (" …" if len(changed) > 5 else "")
             + f" (run `ghosts-render site {archive_dir}` to rebuild and record them)"
         )
     if conversation.get("demo"):
         notes.append("rendered with the bundled demo models")
     return notes
+
+
+def list_file_problems(archive_dir: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Compare the files on disk with the manifest: (changes curation explains, problems)."""
+    files = manifest.get("files", {})
+    curated = manifest.get("edited") is True
+    changed: list[str] = []
+    problems: list[str] = []
+    hint = f"if you changed it on purpose, run `ghosts-render site {archive_dir}` to record it"
+
+    def differs(rel: str, what: str) -> None:
+        if curated and (rel == "conversation.json" or is_generated(rel)):
+            changed.append(rel)
+        else:
+            problems.append(f"{rel} {what} ({hint})")
+
+    for rel, meta in files.items():
+        problem = _link_problem(archive_dir, rel)
+        if problem:
+            problems.append(problem)
+        elif not (archive_dir / rel).is_file():
+            problems.append(f"{rel} is listed in manifest.json but missing")
+        elif sha256_file(archive_dir / rel) != meta["sha256"]:
+            differs(rel, "differs from the sha256 manifest.json recorded")
+    for rel in (r.as_posix() for r in iter_archive_files(archive_dir)):
+        if rel not in files:
+            problem = _link_problem(archive_dir, rel)
+            if problem:
+                problems.append(problem)
+            else:
+                differs(rel, "is not listed in manifest.json")
+    return changed, problems
+
+
+def _link_problem(archive_dir: Path, rel: str) -> str | None:
+    """Say why a path is not a regular file inside the archive, if it is a link out of it."""
+    try:
+        path = resolve_inside(archive_dir, rel)
+    except ArchiveError:
+        return f"{rel} leads outside the archive through a symbolic link"
+    if (archive_dir / rel).is_symlink() and not path.is_file():
+        return f"{rel} is a symbolic link to a folder or to nothing"
+    return None

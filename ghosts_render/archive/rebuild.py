@@ -1,18 +1,26 @@
-"""Rebuild an archive's player from its (possibly curated) conversation.json; no models needed."""
+"""Rebuild an archive's player from its (possibly curated) conversation.json; no models needed.
+
+``site`` never overwrites what a person changed: a file whose hash differs from the manifest's
+record (or that the manifest does not know) is kept as it is, named in a warning, and listed in
+the manifest's ``hand_edited`` so later rebuilds keep it too. docs/archive-format.md, Safety.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 from ghosts_render.archive.folder import (
+    check_links,
+    list_edited_files,
     read_conversation,
     read_manifest,
     write_manifest,
 )
-from ghosts_render.archive.site import write_site
+from ghosts_render.archive.site import is_generated, write_site
 from ghosts_render.errors import ArchiveError
-from ghosts_render.files import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -22,21 +30,43 @@ def rebuild_site(archive_dir: Path) -> None:
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: give the archive folder (e.g. output)")
     read_conversation(archive_dir)
-    provenance: dict = {}
+    check_links(archive_dir)
+    keep: frozenset[str] = frozenset()
+    curated = False
     if (archive_dir / "manifest.json").is_file():
-        manifest = read_manifest(archive_dir)
-        recorded = manifest.get("files", {}).get("conversation.json", {}).get("sha256")
-        edited = manifest.get("edited", False) or recorded != sha256_file(
-            archive_dir / "conversation.json"
-        )
-        provenance = {k: v for k, v in manifest.items() if k not in ("files", "format", "version")}
-        # Sticky: once a person has curated the conversation, a later render must never
-        # replace this folder silently (archive.check_replaceable refuses it).
-        provenance["edited"] = bool(edited)
-        if edited:
-            log.info("conversation.json was edited after the render; the manifest now says so")
+        provenance, keep, curated = plan_rebuild(archive_dir)
     else:
         log.warning("%s has no manifest.json; writing one with no render provenance", archive_dir)
         provenance = {"edited": True}
-    write_site(archive_dir)
+    write_site(archive_dir, keep=keep)
     write_manifest(archive_dir, provenance)
+    if curated:
+        log.info("conversation.json was edited after the render; the manifest now says so")
+    kept = sorted(rel for rel in keep if is_generated(rel))
+    if kept:
+        log.warning(
+            "kept %s as changed by hand (site did not overwrite them); delete a file and run "
+            "`ghosts-render site` again to have it regenerated",
+            ", ".join(kept),
+        )
+
+
+def plan_rebuild(archive_dir: Path) -> tuple[dict[str, Any], frozenset[str], bool]:
+    """Return the new manifest's provenance, the files a person changed (to keep), and whether
+    conversation.json is one of them."""
+    manifest = read_manifest(archive_dir)
+    present = [r for r in list_edited_files(archive_dir) if os.path.lexists(archive_dir / r)]
+    recorded = manifest.get("hand_edited", [])
+    hand = {
+        r
+        for r in [*present, *(recorded if isinstance(recorded, list) else [])]
+        if isinstance(r, str) and r != "conversation.json" and os.path.lexists(archive_dir / r)
+    }
+    provenance = {k: v for k, v in manifest.items() if k not in ("files", "format", "version")}
+    # Sticky: once a person has changed the archive (curated the conversation, edited or added
+    # a file), a later render must never replace this folder silently (check_replaceable).
+    provenance["edited"] = bool(manifest.get("edited")) or bool(present)
+    provenance.pop("hand_edited", None)
+    if hand:
+        provenance["hand_edited"] = sorted(hand)
+    return provenance, frozenset(hand), "conversation.json" in present

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, TypeGuard
+from urllib.parse import unquote
 
+from ghosts_render.archive.paths import list_url_path_problems, resolve_file_inside
 from ghosts_render.errors import ArchiveError
 
 SIDES = ("left", "right")
@@ -24,13 +26,20 @@ def _is_text(value: Any) -> bool:
 
 
 def list_media_problems(src: Any, where: str, archive_dir: Path) -> list[str]:
-    """Return the problems of one media path: relative, inside the archive, present."""
+    """Return the problems of one media path: relative, inside the archive, present.
+
+    The path is a URL to the player, so it is checked as a browser reads it, percent-decoded
+    (``%2e%2e`` is ``..``), and the file must be a regular file inside the archive's real path.
+    """
     if not isinstance(src, str) or not src:
         return [f"{where} should be a relative file path such as media/sounds/x.mp3"]
-    path = PurePosixPath(src)
-    if path.is_absolute() or ".." in path.parts or ":" in src or "\\" in src:
+    if list_url_path_problems(src):
         return [f"{where} {src!r} must be a path inside the archive (no '..', drive or URL)"]
-    if not (archive_dir / path).is_file():
+    try:
+        path = resolve_file_inside(archive_dir, unquote(src))
+    except ArchiveError:
+        return [f"{where} {src!r} leads outside the archive through a symbolic link"]
+    if path is None:
         return [f"{where} {src!r} is missing from the archive folder"]
     return []
 

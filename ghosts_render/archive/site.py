@@ -24,11 +24,13 @@ from markupsafe import Markup
 
 from ghosts_render import __version__
 from ghosts_render.archive.about import format_default_about, render_about
-from ghosts_render.archive.folder import read_conversation
+from ghosts_render.archive.folder import hash_archive_file, read_conversation
+from ghosts_render.archive.limits import check_limits
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
+from ghosts_render.archive.paths import resolve_file_inside, resolve_write_target
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.errors import ArchiveError, ConfigError
-from ghosts_render.files import dump_json, sha256_file, write_atomic, write_json
+from ghosts_render.files import dump_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,7 @@ def load_conversation(archive_dir: Path) -> dict[str, Any]:
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: point at a rendered archive")
     data = read_conversation(archive_dir)
+    check_limits(data, archive_dir / "conversation.json")
     check_conversation(data, archive_dir)
     return data
 
@@ -144,31 +147,59 @@ def _copy_file(src: Path, dest: Path) -> None:
 
 
 def write_about_source(archive_dir: Path, about: Path | None) -> Path | None:
-    """Copy the artist's about Markdown into the archive (so rebuilds need no config)."""
-    dest = archive_dir / "about.md"
+    """Copy the artist's about Markdown into the archive (so rebuilds need no config).
+
+    Return the archive's about.md, or None; one that links outside the archive is refused.
+    """
     if about is not None:
         if not about.is_file():
             raise ConfigError(f"about page {about} does not exist (player.about): fix the path")
-        _copy_file(about, dest)
-    return dest if dest.is_file() else None
+        _copy_file(about, resolve_write_target(archive_dir, "about.md"))
+    return resolve_file_inside(archive_dir, "about.md")
 
 
 def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
     """Copy the artist's fonts to assets/fonts/ and return their file names, in order."""
-    folder = archive_dir / "assets" / "fonts"
-    order = folder / "fonts.json"
     for font in fonts:
         if not font.is_file():
             raise ConfigError(f"font {font} does not exist (player.fonts): fix the path")
         if font.suffix.lower() not in FONT_FORMATS:
             raise ConfigError(f"font {font} is not a .woff2, .woff, .ttf or .otf (player.fonts)")
-        _copy_file(font, folder / font.name)
+    targets = [resolve_write_target(archive_dir, f"assets/fonts/{f.name}") for f in fonts]
+    for font, target in zip(fonts, targets, strict=True):
+        _copy_file(font, target)
     if fonts:
+        order = resolve_write_target(archive_dir, "assets/fonts/fonts.json")
         write_json(order, [f.name for f in fonts])
-    if not order.is_file():
+    return read_font_names(archive_dir)
+
+
+def read_font_names(archive_dir: Path) -> list[str]:
+    """Read assets/fonts/fonts.json: the font files in order (each a plain name in that folder)."""
+    path = resolve_file_inside(archive_dir, "assets/fonts/fonts.json")
+    if path is None:
         return []
-    names = json.loads(order.read_text(encoding="utf-8"))
-    return [n for n in names if isinstance(n, str) and (folder / n).is_file()]
+    where = archive_dir / "assets" / "fonts" / "fonts.json"
+    try:
+        names = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise ArchiveError(f"{where} is not readable JSON ({e}): fix it or delete it") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArchiveError(
+            f'{where} should be a list of font file names, e.g. ["body.woff2"]: fix it or delete it'
+        )
+    for name in names:
+        if (
+            Path(name).name != name
+            or name.startswith(".")
+            or "\\" in name
+            or (Path(name).suffix.lower() not in FONT_FORMATS)
+        ):
+            raise ArchiveError(
+                f"{where} names {name!r}, which is not a font file of assets/fonts/ (a .woff2, "
+                ".woff, .ttf or .otf name, no folders): fix it or delete it"
+            )
+    return [n for n in names if resolve_file_inside(archive_dir, f"assets/fonts/{n}")]
 
 
 def format_fonts_css(names: Sequence[str]) -> str:
@@ -301,7 +332,7 @@ def list_precache(archive_dir: Path) -> Precache:
     for path in sorted(archive_dir.rglob("*")):
         rel = path.relative_to(archive_dir).as_posix()
         if (
-            not path.is_file()
+            not (path.is_file() or path.is_symlink())
             or rel in _NOT_PRECACHED
             or any(part.startswith(".") for part in rel.split("/"))
         ):
@@ -310,21 +341,43 @@ def list_precache(archive_dir: Path) -> Precache:
             rel.startswith("media/") and not rel.startswith("media/sounds/")
         )
         (lazy if is_lazy else eager).append(quote(rel))
-        digest.update(f"{rel}\0{sha256_file(path)}\n".encode())
+        digest.update(f"{rel}\0{hash_archive_file(archive_dir, rel)['sha256']}\n".encode())
     return Precache(eager=eager, lazy=lazy, version=digest.hexdigest()[:16])
 
 
-def _remove_stale_transcripts(archive_dir: Path, keep: set[str]) -> None:
+def _remove_stale_transcripts(archive_dir: Path, keep: set[str] | frozenset[str]) -> None:
     """Delete transcript pages a previous, longer build wrote (they are generated, not curated)."""
     for path in archive_dir.glob("transcript-*.html"):
         if re.fullmatch(r"transcript-\d+\.html", path.name) and path.name not in keep:
             path.unlink()
 
 
+def is_generated(rel: str) -> bool:
+    """Whether ``site`` writes this archive file (pages, player data, assets), by its path."""
+    return (
+        rel in GENERATED
+        or rel.startswith("assets/")
+        or bool(re.fullmatch(r"transcript(-\d+)?\.html", rel))
+    )
+
+
+GENERATED = frozenset(
+    ("index.html", "about.html", "link.html", "lost.html", "conversation.js", "sw.js")
+    + ("site.webmanifest",)
+)
+
+
 def write_site(
-    archive_dir: Path, *, about: Path | None = None, fonts: Sequence[Path] = ()
+    archive_dir: Path,
+    *,
+    about: Path | None = None,
+    fonts: Sequence[Path] = (),
+    keep: frozenset[str] = frozenset(),
 ) -> list[Path]:
-    """Build (or rebuild) the player in an archive from its conversation.json; return the files."""
+    """Build (or rebuild) the player in an archive from its conversation.json; return the files.
+
+    Files named in ``keep`` (archive-relative paths a person changed) are left as they are.
+    """
     archive_dir = Path(archive_dir)
     conversation = load_conversation(archive_dir)
     conversation.setdefault("player", {})
@@ -347,34 +400,39 @@ def write_site(
     files.update({f"assets/icons/{n}": b for n, b in render_icons(tuple(colors)).items()})
     written = [archive_dir / "about.md"] if about_path else []
     written += [archive_dir / "assets" / "fonts" / n for n in font_names]
-    written += _write_static(archive_dir)
-    _remove_stale_transcripts(archive_dir, set(files))
+    static = _list_static()
+    # Every target is checked before the first write: a folder that links outside the archive
+    # stops the build with nothing written through it.
+    targets = {rel: resolve_write_target(archive_dir, rel) for rel in [*static, *files, "sw.js"]}
+    _remove_stale_transcripts(archive_dir, set(files) | keep)
+    for rel, source in static.items():
+        if rel not in keep:
+            _copy_file(source, targets[rel])
+        written.append(archive_dir / rel)
     for rel, content in files.items():
-        dest = archive_dir / rel
-        write_atomic(dest, content)
-        written.append(dest)
-    written.append(_write_service_worker(archive_dir))
+        if rel not in keep:
+            write_atomic(targets[rel], content)
+        written.append(archive_dir / rel)
+    if "sw.js" not in keep:
+        _write_service_worker(archive_dir, targets["sw.js"])
+    written.append(archive_dir / "sw.js")
     return written
 
 
-def _write_static(archive_dir: Path) -> list[Path]:
-    """Copy site_template/assets/ (player.js, player.css, pages.js, pages.css...) as they are."""
+def _list_static() -> dict[str, Path]:
+    """site_template/assets/ (player.js, player.css, pages.js, pages.css...) by archive path."""
     source = template_dir() / "assets"
     if not source.is_dir():
         raise ArchiveError(f"the player's files are missing ({source}): reinstall ghosts-render")
-    written = []
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            dest = archive_dir / "assets" / path.relative_to(source)
-            _copy_file(path, dest)
-            written.append(dest)
-    return written
+    return {
+        f"assets/{path.relative_to(source).as_posix()}": path
+        for path in sorted(source.rglob("*"))
+        if path.is_file() and not path.name.startswith(".")
+    }
 
 
-def _write_service_worker(archive_dir: Path) -> Path:
+def _write_service_worker(archive_dir: Path, dest: Path) -> None:
     """Write sw.js last, with the precache list of every file now in the archive."""
     plan = list_precache(archive_dir)
     text = load_template("sw.js").render(precache=plan.eager, lazy=plan.lazy, version=plan.version)
-    dest = archive_dir / "sw.js"
     write_atomic(dest, text)
-    return dest

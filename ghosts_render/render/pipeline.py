@@ -32,8 +32,14 @@ from ghosts_render.archive.folder import (
     write_manifest,
 )
 from ghosts_render.config import RunConfig, plan_player
-from ghosts_render.errors import ConfigError, GhostsError, ModelLoadError
-from ghosts_render.files import dump_json, read_json, sha256_file, write_atomic, write_json
+from ghosts_render.errors import ArchiveError, ConfigError, GhostsError, ModelLoadError
+from ghosts_render.files import dump_json, read_json, sha256_file, write_json
+from ghosts_render.render.workdir import (
+    WRITE_ERRNOS,
+    check_work_dir,
+    format_write_error,
+    open_work_dir,
+)
 from ghosts_render.timeline import Beat, plan_timeline
 
 log = logging.getLogger(__name__)
@@ -137,6 +143,7 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     progress = Progress(quiet=quiet)
     report = RenderReport(out=out)
     check_replaceable(out)
+    check_work_dir(partial_dir(out))  # before loading models: a taken OUT.partial fails fast
     device = resolve_device(cfg.device)
     _preflight(cfg)
     t0 = time.perf_counter()
@@ -148,19 +155,31 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
         log.info("%s already holds this render (same config, seed and models); nothing to do", out)
         report.already_done = True
         return report
-    work = _open_work_dir(out, fingerprint, fresh)
-    report.resumed = (work / "state" / "text-progress.json").exists() or (
-        work / "state" / "text.json"
-    ).exists()
     report.seconds["load"] = time.perf_counter() - t0
     try:
-        messages = _run_text(model, cfg, work, progress, report)
-    except GhostsError:
-        # The text stage fails only on what the model writes, which is the same on every try
-        # with this fingerprint: its state is worth nothing, so leave no half-written trace.
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    del model
+        with open_work_dir(out, fingerprint, fresh) as work:
+            report.resumed = (work / "state" / "text-progress.json").exists() or (
+                work / "state" / "text.json"
+            ).exists()
+            try:
+                messages = _run_text(model, cfg, work, progress, report)
+            except GhostsError:
+                # The text stage fails only on what the model writes, the same on every try
+                # with this fingerprint: its state is worth nothing, so leave no trace.
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+            del model
+            return _render_media(
+                work, cfg, out, messages, identity, fingerprint, device, progress, report
+            )
+    except OSError as e:
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        raise ArchiveError(format_write_error(e, out)) from None
+
+
+def _render_media(work, cfg, out, messages, identity, fingerprint, device, progress, report):
+    """Selfies, sounds, player and manifest in the work folder; then move the archive to ``out``."""
     conversation, selfie_jobs, sound_jobs = assemble_conversation(cfg, messages)
     archive = work / "archive"
     archive.mkdir(parents=True, exist_ok=True)
@@ -173,6 +192,8 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     report.seconds["site"] = time.perf_counter() - t
     report.messages = len(conversation["messages"])
     provenance.update(_provenance(cfg, fingerprint, report))
+    for leftover in archive.rglob(".*.tmp"):  # a killed stage's half-written file (ours: work/)
+        leftover.unlink()
     write_manifest(archive, provenance)
     write_finished(archive, out)
     shutil.rmtree(work, ignore_errors=True)
@@ -218,25 +239,6 @@ def _already_rendered(out: Path, fingerprint: str) -> bool:
     if not (out / "manifest.json").is_file():
         return False
     return bool(read_manifest(out).get("fingerprint") == fingerprint)
-
-
-def _open_work_dir(out: Path, fingerprint: str, fresh: bool) -> Path:
-    work = partial_dir(out)
-    stamp = work / "state" / "fingerprint"
-    if work.exists() and not fresh:
-        old = stamp.read_text().strip() if stamp.is_file() else ""
-        if old != fingerprint:
-            log.warning(
-                "%s holds an unfinished render with another config, seed or model; starting over",
-                work,
-            )
-            fresh = True
-    if fresh and work.exists():
-        shutil.rmtree(work)
-    (work / "state").mkdir(parents=True, exist_ok=True)
-    if not stamp.is_file():
-        write_atomic(stamp, fingerprint + "\n")
-    return work
 
 
 def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report: RenderReport):
