@@ -18,8 +18,8 @@ from ghosts_render.archive.folder import (
 )
 from ghosts_render.archive.limits import list_limit_problems
 from ghosts_render.archive.paths import resolve_inside
+from ghosts_render.archive.rebuild import is_generated
 from ghosts_render.archive.schema import list_conversation_problems
-from ghosts_render.archive.site import is_generated
 from ghosts_render.errors import ArchiveError
 
 MAX_LISTED = 12

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,26 @@ from ghosts_render.archive.folder import (
     read_manifest,
     write_manifest,
 )
-from ghosts_render.archive.site import is_generated, write_site
+from ghosts_render.archive.site import write_site
 from ghosts_render.errors import ArchiveError
 
 log = logging.getLogger(__name__)
+
+
+def is_generated(rel: str) -> bool:
+    """Whether ``site`` writes this archive file (pages, player data, assets), by its path."""
+    return (
+        rel in GENERATED
+        or rel.startswith("assets/")
+        or bool(re.fullmatch(r"transcript(-\d+)?\.html", rel))
+    )
+
+
+# What `site` writes besides assets/ and the transcript pages.
+GENERATED = frozenset(
+    ("index.html", "about.html", "link.html", "lost.html", "conversation.js", "sw.js")
+    + ("site.webmanifest",)
+)
 
 
 def rebuild_site(archive_dir: Path) -> None:

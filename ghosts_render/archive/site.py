@@ -25,6 +25,7 @@ from markupsafe import Markup
 from ghosts_render import __version__
 from ghosts_render.archive.about import format_default_about, render_about
 from ghosts_render.archive.folder import hash_archive_file, read_conversation
+from ghosts_render.archive.fonts import FONT_FORMATS, read_font_names
 from ghosts_render.archive.limits import check_limits
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
 from ghosts_render.archive.paths import resolve_file_inside, resolve_write_target
@@ -41,7 +42,6 @@ CSP = (
     "base-uri 'none'; form-action 'none'; worker-src 'self'; manifest-src 'self'"
 )
 TRANSCRIPT_PAGE_SIZE = 1000  # messages per transcript page (Telegram's export uses 1000)
-FONT_FORMATS = {".woff2": "woff2", ".woff": "woff", ".ttf": "truetype", ".otf": "opentype"}
 FONT_FAMILIES = ("ghosts-body", "ghosts-display")  # in the order the artist lists the fonts
 DEFAULT_LOST_TEXT = (
     "connection lost. This link to the conversation has expired: links from the exhibition "
@@ -172,34 +172,6 @@ def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
         order = resolve_write_target(archive_dir, "assets/fonts/fonts.json")
         write_json(order, [f.name for f in fonts])
     return read_font_names(archive_dir)
-
-
-def read_font_names(archive_dir: Path) -> list[str]:
-    """Read assets/fonts/fonts.json: the font files in order (each a plain name in that folder)."""
-    path = resolve_file_inside(archive_dir, "assets/fonts/fonts.json")
-    if path is None:
-        return []
-    where = archive_dir / "assets" / "fonts" / "fonts.json"
-    try:
-        names = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as e:
-        raise ArchiveError(f"{where} is not readable JSON ({e}): fix it or delete it") from None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ArchiveError(
-            f'{where} should be a list of font file names, e.g. ["body.woff2"]: fix it or delete it'
-        )
-    for name in names:
-        if (
-            Path(name).name != name
-            or name.startswith(".")
-            or "\\" in name
-            or (Path(name).suffix.lower() not in FONT_FORMATS)
-        ):
-            raise ArchiveError(
-                f"{where} names {name!r}, which is not a font file of assets/fonts/ (a .woff2, "
-                ".woff, .ttf or .otf name, no folders): fix it or delete it"
-            )
-    return [n for n in names if resolve_file_inside(archive_dir, f"assets/fonts/{n}")]
 
 
 def format_fonts_css(names: Sequence[str]) -> str:
@@ -350,21 +322,6 @@ def _remove_stale_transcripts(archive_dir: Path, keep: set[str] | frozenset[str]
     for path in archive_dir.glob("transcript-*.html"):
         if re.fullmatch(r"transcript-\d+\.html", path.name) and path.name not in keep:
             path.unlink()
-
-
-def is_generated(rel: str) -> bool:
-    """Whether ``site`` writes this archive file (pages, player data, assets), by its path."""
-    return (
-        rel in GENERATED
-        or rel.startswith("assets/")
-        or bool(re.fullmatch(r"transcript(-\d+)?\.html", rel))
-    )
-
-
-GENERATED = frozenset(
-    ("index.html", "about.html", "link.html", "lost.html", "conversation.js", "sw.js")
-    + ("site.webmanifest",)
-)
 
 
 def write_site(
