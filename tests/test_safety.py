@@ -154,6 +154,22 @@ def test_out_partial_that_is_a_file_or_a_link_is_one_line(tmp_path: Path, kind: 
     assert work.is_symlink() if kind == "symlink" else work.read_text() == "mine"
 
 
+def test_an_empty_out_partial_is_taken_over_and_the_lock_is_exclusive(tmp_path: Path) -> None:
+    from ghosts_render.render.workdir import is_work_dir, open_work_dir
+
+    (tmp_path / "show.partial").mkdir()  # e.g. a render killed right after making it
+    with open_work_dir(tmp_path / "show", "f" * 64, fresh=False) as work:
+        assert is_work_dir(work)
+        with (
+            pytest.raises(ArchiveError, match="another ghosts-render is rendering"),
+            open_work_dir(tmp_path / "show", "f" * 64, fresh=True),
+        ):
+            pass
+        assert (work / "state" / "fingerprint").is_file()  # the refused call touched nothing
+    with open_work_dir(tmp_path / "show", "f" * 64, fresh=False):  # released on exit
+        pass
+
+
 # --------------------------------------------------------------------------- 2. hidden files
 
 

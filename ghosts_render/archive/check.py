@@ -92,7 +92,7 @@ def _link_problem(archive_dir: Path, rel: str) -> str | None:
     try:
         path = resolve_inside(archive_dir, rel)
     except ArchiveError:
-        return f"{rel} leads outside the archive through a symbolic link"
+        return f"{rel} leads outside the archive (through a symbolic link or '..')"
     if (archive_dir / rel).is_symlink() and not path.is_file():
         return f"{rel} is a symbolic link to a folder or to nothing"
     return None

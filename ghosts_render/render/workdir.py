@@ -3,8 +3,9 @@
 A render keeps its resume state and the archive it builds in ``OUT.partial`` beside the output.
 That name may already be taken by a person's own folder, so the folder gets a marker file (its
 first line is ``WORK_FORMAT``) the moment it is made, and nothing is ever deleted from a folder
-without one. One render at a time holds ``OUT.partial/lock`` with ``flock``; the kernel drops the
-lock when the process ends, even on ``kill -9``. docs/archive-format.md, Safety.
+without one (an empty folder, which holds nothing to lose, is taken over). One render at a time
+holds ``OUT.partial/lock`` with ``flock``; the kernel drops the lock when the process ends, even
+on ``kill -9``. docs/archive-format.md, Safety.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def check_work_dir(work: Path) -> None:
             f"{work} is a file, and ghosts-render keeps its unfinished render there: "
             "move it away or choose another --out (nothing was touched)"
         )
-    if work.exists() and not is_work_dir(work):
+    if work.exists() and not is_work_dir(work) and any(work.iterdir()):
         raise ArchiveError(
             f"{work} exists but was not made by ghosts-render (it has no {MARKER}), and a render "
             "keeps its unfinished work there: move that folder away or choose another --out "
@@ -61,8 +62,7 @@ def check_work_dir(work: Path) -> None:
         )
 
 
-def _create(work: Path, out: Path) -> None:
-    work.mkdir()
+def _write_marker(work: Path, out: Path) -> None:
     write_atomic(
         work / MARKER,
         f"{WORK_FORMAT}\nghosts-render's unfinished render of {out}: run the same command again "
@@ -104,9 +104,11 @@ def open_work_dir(out: Path, fingerprint: str, fresh: bool) -> Iterator[Path]:
     check_work_dir(work)
     if not work.exists():
         try:
-            _create(work, out)
+            work.mkdir()
         except FileExistsError:  # another render made it a moment ago
             check_work_dir(work)
+    if not is_work_dir(work):  # just made, or left empty by a render killed at that moment
+        _write_marker(work, out)
     fd = _lock(work, out)
     try:
         check_work_dir(work)
