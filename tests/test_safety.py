@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import logging
 import os
 import resource
 import shutil
@@ -29,15 +28,6 @@ from ghosts_render.errors import ArchiveError
 from ghosts_render.files import dump_json, sha256_file
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Any:
-    """The CLI points the package's log at CliRunner's stderr, which closes after each call."""
-    logger = logging.getLogger("ghosts_render")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    yield
-    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def make_archive(folder: Path, texts: tuple[str, ...] = ("hello", "here I am")) -> Path:
