@@ -80,11 +80,12 @@ def _bench_selfies(network: Path | None, n: int, device: str) -> Iterator[str]:
         return
     if network is None and device.startswith("cuda"):
         # On a GPU, time what artists bring: a 1024² StyleGAN3-T (seeded weights).
-        source, label = generate_bench_network(1024, device=device), "seeded StyleGAN3-T 1024²"
+        label = "seeded StyleGAN3-T 1024²"
+        result = bench_selfies(generate_bench_network(1024, device=device), n, device)
     else:
         path = network or demo_selfie_network("artist", ("artist",))
-        source, label = path, path.name
-    result = bench_selfies(source, n, device)
+        label = path.name
+        result = bench_selfies(path, n, device)
     for name in ("single", "batched"):
         r = result[name]
         yield (

@@ -29,10 +29,10 @@ from ghosts_render.render.selfies.stage import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from ghosts_render.render.selfies.stylegan import Generator
 
 
-def bench_selfies(network: Path | torch.nn.Module, n: int, device: str) -> dict[str, Any]:
+def bench_selfies(network: Path | Generator, n: int, device: str) -> dict[str, Any]:
     """Time ``n`` selfies rendered and encoded in batches against one at a time, same network."""
     G = load_network_from(network, device)
     resolution = int(G.img_resolution)
@@ -68,7 +68,7 @@ def bench_selfies(network: Path | torch.nn.Module, n: int, device: str) -> dict[
     }
 
 
-def load_network_from(network: Path | torch.nn.Module, device: str) -> torch.nn.Module:
+def load_network_from(network: Path | Generator, device: str) -> Generator:
     """Return a network on ``device``: a loaded module as is, else loaded from its file."""
     import torch
 
@@ -87,9 +87,7 @@ def _timing(n: int, seconds: float, batch_size: int) -> dict[str, float | int]:
     }
 
 
-def generate_bench_network(
-    resolution: int = 1024, seed: int = 0, device: str = "cpu"
-) -> torch.nn.Module:
+def generate_bench_network(resolution: int = 1024, seed: int = 0, device: str = "cpu") -> Generator:
     """Return a StyleGAN3-T of the official config-T size with seeded random weights (timing)."""
     import torch
 

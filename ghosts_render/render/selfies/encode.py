@@ -74,7 +74,13 @@ def _quantization(quality: int) -> tuple[tuple[int, ...], ...]:
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, "JPEG", quality=quality)
     with Image.open(buf) as im:
-        return tuple(tuple(t) for _, t in sorted(im.quantization.items()))
+        return _tables(im)
+
+
+def _tables(im: Image.Image) -> tuple[tuple[int, ...], ...]:
+    """Return a JPEG's quantization tables, in table order (what the quality setting decides)."""
+    tables = getattr(im, "quantization", None) or {}
+    return tuple(tuple(t) for _, t in sorted(tables.items()))
 
 
 def load_selfie_size(jpg: Path, webp: Path, settings: EncodeSettings) -> tuple[int, int] | None:
@@ -83,7 +89,7 @@ def load_selfie_size(jpg: Path, webp: Path, settings: EncodeSettings) -> tuple[i
         with Image.open(jpg) as im:
             if im.format != "JPEG" or not im.info.get("progressive"):
                 return None
-            quant = tuple(tuple(t) for _, t in sorted(im.quantization.items()))
+            quant = _tables(im)
             size = im.size
             im.draft("RGB", (max(1, size[0] // 8), max(1, size[1] // 8)))
             im.load()  # reads every scan: a truncated file fails here

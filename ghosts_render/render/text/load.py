@@ -186,13 +186,14 @@ def _load_weights(model_dir: Path) -> Any:
     from transformers import GenerationConfig, GPT2LMHeadModel
 
     try:
-        model, info = GPT2LMHeadModel.from_pretrained(
+        loaded: Any = GPT2LMHeadModel.from_pretrained(
             model_dir,
             local_files_only=True,
             output_loading_info=True,
             dtype=torch.float32,
             trust_remote_code=False,
         )
+        model, info = loaded  # output_loading_info=True: (model, what was missing)
     except Exception as e:  # torch, safetensors and pickle raise many types for damaged files
         _refuse_if_unsafe(e, model_dir)
         lines = str(e).strip().splitlines()

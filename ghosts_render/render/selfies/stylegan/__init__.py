@@ -19,7 +19,11 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
+    from ghosts_render.render.selfies.stylegan.stylegan2 import StyleGAN2Generator
+    from ghosts_render.render.selfies.stylegan.stylegan3 import StyleGAN3Generator
     from ghosts_render.render.selfies.stylegan.unpickle import Recovered
+
+    Generator = StyleGAN2Generator | StyleGAN3Generator  # what every loader returns
 
 KINDS = ("stylegan3-t", "stylegan3-r", "stylegan2")
 EXPORT_SUFFIXES = (".safetensors", ".json")
@@ -45,9 +49,7 @@ def detect_kind(rec: Recovered) -> str:
     )
 
 
-def build_generator(
-    kind: str, init_kwargs: dict[str, Any], device: str | None = None
-) -> torch.nn.Module:
+def build_generator(kind: str, init_kwargs: dict[str, Any], device: str | None = None) -> Generator:
     """Construct our generator of ``kind`` from the official Generator init kwargs.
 
     The settings are checked against sane limits first; ``device="meta"`` builds the shapes only.
@@ -77,7 +79,7 @@ def build_generator(
 
 def load_generator(
     kind: str, init_kwargs: dict[str, Any], state: dict[str, torch.Tensor], where: Path
-) -> torch.nn.Module:
+) -> Generator:
     """Build a generator and load ``state`` into it, allocating only once the shapes agree.
 
     The generator is first built on the meta device (no memory) and compared with the file's
@@ -105,7 +107,7 @@ def check_dense(state: dict[str, torch.Tensor], where: Path) -> None:
             )
 
 
-def check_weights_fit(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+def check_weights_fit(G: Generator, state: dict[str, torch.Tensor], where: Path) -> None:
     """Refuse ``state`` unless it has exactly ``G``'s tensor names and shapes."""
     own = G.state_dict()
     missing = sorted(set(own) - set(state))
@@ -127,14 +129,14 @@ def check_weights_fit(G: torch.nn.Module, state: dict[str, torch.Tensor], where:
         )
 
 
-def load_weights(G: torch.nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:
+def load_weights(G: Generator, state: dict[str, torch.Tensor], where: Path) -> None:
     """Load ``state`` into ``G`` strictly; a missing, extra or misshapen tensor is an error."""
     check_weights_fit(G, state, where)
     own = G.state_dict()
     G.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 
-def load_network(path: Path, device: str = "cpu") -> torch.nn.Module:
+def load_network(path: Path, device: str = "cpu") -> Generator:
     """Load a network pickle (read safely) or an exported network; eval mode, no gradients."""
     path = Path(path)
     if path.suffix in EXPORT_SUFFIXES:
@@ -166,7 +168,7 @@ def seed_latents(seeds: Sequence[int], z_dim: int) -> np.ndarray:
 
 
 def generate_images(
-    G: torch.nn.Module,
+    G: Generator,
     seeds: Sequence[int],
     truncation_psi: float,
     noise_mode: str,
@@ -213,7 +215,7 @@ def _full_float32_convs(device: str) -> Iterator[None]:
         conv.fp32_precision = before
 
 
-def _reset_input_transform(G: torch.nn.Module) -> None:
+def _reset_input_transform(G: Generator) -> None:
     """Set a StyleGAN3 input transform to identity, as gen_images.py does (no translate/rotate)."""
     import torch
 

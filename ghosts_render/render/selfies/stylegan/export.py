@@ -10,7 +10,7 @@ from ghosts_render.errors import ModelLoadError
 from ghosts_render.files import dump_json, write_atomic
 
 if TYPE_CHECKING:
-    import torch
+    from ghosts_render.render.selfies.stylegan import Generator
 
 FORMAT = "ghosts-render/stylegan-network"
 VERSION = 1
@@ -23,7 +23,7 @@ def export_paths(path: Path) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
-def write_exported(G: torch.nn.Module, path: Path) -> None:
+def write_exported(G: Generator, path: Path) -> None:
     """Write ``path``.safetensors (weights) and ``path``.json (kind, init kwargs, format)."""
     from safetensors.torch import save
 
@@ -40,7 +40,7 @@ def write_exported(G: torch.nn.Module, path: Path) -> None:
     write_atomic(settings, text)
 
 
-def load_exported(path: Path, device: str = "cpu") -> torch.nn.Module:
+def load_exported(path: Path, device: str = "cpu") -> Generator:
     """Load an exported network (.safetensors with its .json beside it); eval, no gradients."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file

@@ -52,9 +52,9 @@ def _object_graph(raw: bytes) -> list[list[int]]:
             if name == "MARK":
                 stack.append(_MARK)
             elif name in _MEMO_PUT or name == "MEMOIZE":
-                memo[len(memo) if name == "MEMOIZE" else int(arg)] = _top(stack)
+                memo[len(memo) if name == "MEMOIZE" else int(arg or 0)] = _top(stack)
             elif name in _MEMO_GET:
-                stack.append(memo[int(arg)])
+                stack.append(memo[int(arg or 0)])
             elif name == "DUP":
                 stack.append(_top(stack))
             elif name == "STOP":

@@ -79,6 +79,8 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
 class _Mapping(torch.nn.Module):
     """z (and label) -> w, broadcast to every style input, with truncation toward w_avg."""
 
+    w_avg: torch.Tensor  # registered buffer
+
     def __init__(
         self,
         z_dim: int,
@@ -131,6 +133,9 @@ class _Mapping(torch.nn.Module):
 
 class _StyledConv(torch.nn.Module):
     """3x3 modulated convolution (optionally upsampling), noise, bias, leaky ReLU, clamp."""
+
+    resample_filter: torch.Tensor  # registered buffers
+    noise_const: torch.Tensor
 
     def __init__(
         self,
@@ -193,6 +198,8 @@ class _RGBOut(torch.nn.Module):
 class _ResidualUp(torch.nn.Module):
     """The 'resnet' architecture's shortcut: 1x1 convolution, then FIR upsampling."""
 
+    resample_filter: torch.Tensor  # registered buffer
+
     def __init__(self, c_in: int, c_out: int, taps: list[float]) -> None:
         super().__init__()
         self.register_buffer("resample_filter", make_fir_kernel(taps))
@@ -206,6 +213,8 @@ class _ResidualUp(torch.nn.Module):
 
 class _Block(torch.nn.Module):
     """One resolution of the synthesis network: (upsampling) convs, ToRGB, image skip."""
+
+    resample_filter: torch.Tensor  # registered buffer
 
     def __init__(
         self,
@@ -270,7 +279,7 @@ class _Synthesis(torch.nn.Module):
         self.resolutions = [2**i for i in range(2, int(np.log2(img_resolution)) + 1)]
         base, cap = settings.get("channel_base", 32768), settings.get("channel_max", 512)
         channels = {r: min(base // r, cap) for r in self.resolutions}
-        layer_kwargs = {
+        layer_kwargs: dict[str, Any] = {
             k: settings[k] for k in ("kernel_size", "use_noise", "activation") if k in settings
         }
         self.num_ws = 0

@@ -142,6 +142,8 @@ class _Dense(torch.nn.Module):
 class _Mapping(torch.nn.Module):
     """z (and label) -> w, broadcast to every layer, with truncation toward the running mean."""
 
+    w_avg: torch.Tensor  # registered buffer
+
     def __init__(self, z_dim, c_dim, w_dim, num_ws, num_layers, lr_multiplier, w_avg_beta):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
@@ -175,6 +177,10 @@ def _unit_rms(x: torch.Tensor) -> torch.Tensor:
 
 class _FourierInput(torch.nn.Module):
     """Sinusoids of fixed random frequencies, rotated and shifted per image by an affine of w."""
+
+    transform: torch.Tensor  # registered buffers
+    freqs: torch.Tensor
+    phases: torch.Tensor
 
     def __init__(self, w_dim, channels, size, rate, bandwidth):
         super().__init__()
@@ -213,6 +219,10 @@ class _FourierInput(torch.nn.Module):
 class _AliasFreeLayer(torch.nn.Module):
     """Modulated conv (demodulated, input gain from the magnitude EMA), then filtered lrelu."""
 
+    magnitude_ema: torch.Tensor  # registered buffers
+    up_filter: torch.Tensor | None
+    down_filter: torch.Tensor | None
+
     def __init__(self, w_dim: int, plan: LayerPlan, conv_clamp, magnitude_ema_beta):
         super().__init__()
         self.plan, self.conv_clamp = plan, conv_clamp
@@ -232,7 +242,7 @@ class _AliasFreeLayer(torch.nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         p = self.plan
         styles = self.affine(w)
-        weight = self.weight
+        weight: torch.Tensor = self.weight
         if p.is_torgb:
             styles = styles * (1 / np.sqrt(p.in_channels * p.kernel**2))
         else:
