@@ -1,25 +1,10 @@
 /* ghosts-render pages (about, transcript, link, lost): small progressive enhancements.
-   Every page works without this file; nothing here inserts generated text as HTML. */
+   Every page works without this file; nothing here inserts generated text as HTML.
+   Uses shared.js (Ghosts), loaded before it. */
 (function () {
   'use strict';
   const root = document.documentElement;
   root.classList.add('js');
-
-  /** One of the favicon variants, at random, as the original site did (favicon00-17). */
-  function randomFavicon() {
-    const link = document.querySelector('link[rel="icon"][data-variants]');
-    const variants = link ? link.dataset.variants.split(' ').filter(Boolean) : [];
-    if (variants.length > 1) link.href = variants[Math.floor(Math.random() * variants.length)];
-  }
-
-  /** Register the service worker beside the page; file:// has none (research/player.md c.1). */
-  function registerServiceWorker() {
-    const meta = document.querySelector('meta[name="ghosts:service-worker"]');
-    if (!meta || !('serviceWorker' in navigator) || !/^https?:$/.test(location.protocol)) return;
-    navigator.serviceWorker.register(meta.content, {scope: './'}).catch(function (err) {
-      console.warn('ghosts: service worker not registered:', err && err.message);
-    });
-  }
 
   /** Sidenote buttons: toggle their note (inline below 70em, highlighted in the margin above). */
   function sidenotes() {
@@ -42,17 +27,11 @@
     targets.forEach(function (t) { observer.observe(t); });
   }
 
-  function localDay() {
-    const d = new Date();
-    const pad = function (n) { return String(n).padStart(2, '0'); };
-    return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
-  }
-
   /** Link page with a day key: show today's QR code (one is pre-drawn per exhibition day). */
   function todaysCode() {
     const codes = document.querySelectorAll('.link__code[data-day]');
     if (codes.length < 2) return;
-    const today = localDay();
+    const today = Ghosts.localDay(Date.now());
     const match = Array.prototype.find.call(codes, function (c) { return c.dataset.day === today; });
     if (!match) return;
     codes.forEach(function (c) { c.hidden = c !== match; });
@@ -110,8 +89,8 @@
   }
 
   function start() {
-    randomFavicon();
-    registerServiceWorker();
+    Ghosts.randomFavicon();
+    Ghosts.registerServiceWorker();
     sidenotes();
     breathing();
     todaysCode();

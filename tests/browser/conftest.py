@@ -40,6 +40,18 @@ ROLES = {
     "artist": {"label": "artist", "side": "right", "color": "cyan"},
 }
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "best-practice"]
+LOST_TEXT = "connection lost. The afterworld of data is closed today."
+# Every player setting, as `ghosts-render site` resolves them into conversation.js.
+PLAYER = {
+    "max_messages": 100,
+    "sync": "clock",
+    "epoch": EPOCH,
+    "public_url": "",
+    "valid_from": "",
+    "valid_until": "",
+    "day_key": False,
+    "lost_text": LOST_TEXT,
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -103,7 +115,7 @@ def conversation(messages: list[dict[str, Any]], **player: Any) -> dict[str, Any
         "title": "ghosts of data past",
         "roles": ROLES,
         "duration": messages[-1]["at"] + 5000,
-        "player": {"max_messages": 100, "sync": "clock", "epoch": EPOCH, **player},
+        "player": {**PLAYER, **player},
         "messages": messages,
     }
 
