@@ -38,6 +38,7 @@ var GhostsPlayer = (function () {
     unseen: 0,             // new messages below the reader's scroll position
     paused: false,
     lost: false,           // the link has expired: the chat shows "connection lost" for good
+    reloading: false,      // a kiosk reload was asked for: nothing more to draw in this page
     timer: 0,              // the next tick's setTimeout
     wantSound: false,      // the visitor (or kiosk mode) asked for sound
     unlocked: false,       // the audio element was primed inside a user gesture

@@ -58,7 +58,9 @@
     var every = P.params.reloadMs;
     if (!every || Date.now() - S.loadedAt < every || !el.writing.hidden) return;
     var next = P.data.msgs[S.hi + 1];
-    if (!next || next.writing_at - w.pos > QUIET) location.reload();
+    if (next && next.writing_at - w.pos <= QUIET) return;
+    S.reloading = true;
+    location.reload();
   }
 
   /**

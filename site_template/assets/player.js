@@ -15,7 +15,7 @@
 
   function tick(silent) {
     clearTimeout(S.timer);
-    if (S.lost || !P.data) return;   // no data (the notice says why) or the link has expired
+    if (S.lost || S.reloading || !P.data) return;   // no data (the notice says why), expired
     var w = P.clock.where();
     if (P.kiosk.lostCheck()) return;
     try {
