@@ -343,11 +343,22 @@ def expected_at(doc: dict[str, Any], position: int) -> dict[str, Any]:
 def axe_violations(page: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Run the bundled axe-core (axe-playwright-python's axe.min.js) and return its violations.
 
+    First it waits for every finite animation to end (the lightbox's fade-in, a page transition):
+    axe measures colour contrast through opacity, so a half-faded element fails it. Animations
+    run on the document timeline, in real time, whatever page.clock does. Endless ones (the
+    writing dots) are left running: they never change what axe checks.
+
     axe schedules its work with setTimeout, which a paused page.clock never fires: when the page
     has a fake clock, it is stepped 50 ms at a time until axe is done.
     """
     import axe_playwright_python
     from playwright.sync_api import Error
+
+    page.evaluate(
+        """() => Promise.all(document.getAnimations()
+          .filter(a => a.playState === 'running' && isFinite(a.effect.getComputedTiming().endTime))
+          .map(a => a.finished.catch(() => null)))"""
+    )
 
     axe_js = Path(axe_playwright_python.__file__).with_name("axe.min.js")
     # add_script_tag(content=) would be an inline script, blocked by the page's CSP; evaluate

@@ -305,6 +305,19 @@ def test_lightbox_keyboard_flow_and_axe(page, archive, harness):
     assert not page.evaluate("document.getElementById('lightbox').open")
 
 
+def test_axe_runs_once_a_fade_has_ended(page, archive, harness):
+    # On a loaded machine axe once ran while the lightbox was still fading in and found its close
+    # button too faint. A slow fade makes that moment certain: axe must wait for it to end.
+    doc = harness.load_doc(archive)
+    harness.open_at(page, chat(archive), when(harness, doc, msgs_at(doc, 60)))
+    page.locator(".msg__selfie").last.click()
+    page.eval_on_selector(
+        "#lightbox-close", "b => b.animate([{opacity: 0.1}, {opacity: 0.2}], {duration: 4000})"
+    )
+    assert harness.axe_violations(page) == []
+    assert page.eval_on_selector("#lightbox-close", "b => getComputedStyle(b).opacity") == "1"
+
+
 def msgs_at(doc: dict[str, Any], k: int) -> int:
     return int(doc["messages"][k]["at"]) + 100
 
