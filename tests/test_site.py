@@ -17,7 +17,7 @@ import segno
 import soundfile
 from PIL import Image
 
-from ghosts_render.archive.about import format_markdown_text, render_about
+from ghosts_render.archive.about import GUARD, format_markdown_text, render_about
 from ghosts_render.archive.media import render_qr_matrix
 from ghosts_render.archive.site import (
     CSP,
@@ -351,7 +351,7 @@ def test_about_markdown_becomes_sidenotes_and_a_contents_list(
         a["href"] for a in page.find("a") if a["href"].startswith("#") and a["href"] != "#main"
     ]
     assert toc_links[:3] == ["#machine-learning", "#eeriness", "#choices"]
-    assert (archive / "about.md").read_text(encoding="utf-8") == ABOUT
+    assert (archive / "about.md").read_text(encoding="utf-8") == GUARD + ABOUT
     source.unlink()  # a rebuild needs no config: the copy in the archive is used
     write_site(archive)
     assert parse(archive, "about.html").find("span", id="sn-2")

@@ -1,17 +1,50 @@
-"""The about page from Markdown: footnotes become accessible sidenotes, headings a contents list."""
+"""The about page from Markdown: footnotes become accessible sidenotes, headings a contents list.
+
+The artist's Markdown may hold raw HTML, which Python-Markdown passes through; the rendered page
+is sanitised with an allowlist (nh3), so it can add no script, frame, object, form or event
+handler. The archive keeps the Markdown as about.md, guarded so that it cannot run as a script.
+"""
 
 from __future__ import annotations
 
 import copy
 import html
+import logging
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import markdown
+import nh3
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
+
+from ghosts_render.archive.paths import resolve_file_inside, resolve_write_target
+from ghosts_render.errors import ArchiveError, ConfigError
+from ghosts_render.files import write_atomic
+
+log = logging.getLogger(__name__)
+
+ABOUT_SOURCE = "about.md"  # the artist's Markdown, kept in the archive so rebuilds need no config
+# The first line of the archive's about.md: a Markdown link definition, which renders nothing,
+# and a syntax error as JavaScript ("[about.md]" then ":"), so the file never runs as a script.
+# It has to be guarded: the pages' CSP (script-src 'self') allows any file of the archive as a
+# script, and Chromium runs one served as text/markdown, or opened from disk, if it parses.
+GUARD = (
+    '[about.md]: # "The about page of this archive, in Markdown. '
+    'Edit it, then run ghosts-render site on this folder."\n'
+)
+# What artist HTML may keep: nh3's default tags (text, lists, tables, images, links) plus the
+# sidenote buttons; no script, style, iframe, object, embed, form, input or event handler.
+_TAGS = nh3.ALLOWED_TAGS | {"button"}
+_ATTRIBUTES = {
+    **nh3.ALLOWED_ATTRIBUTES,
+    "*": {"id", "class", "title", "lang", "dir", "role", "aria-hidden", "aria-label"},
+    "button": {"type", "aria-expanded", "aria-controls"},
+}
+_DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript"}
 
 # Footnote content is moved inside a paragraph, where only phrasing content is valid HTML.
 _BLOCK_TAGS = {
@@ -54,7 +87,7 @@ class TocEntry:
 
 @dataclass(frozen=True, slots=True)
 class AboutPage:
-    """The about page body as HTML (trusted: the artist's Markdown) and its table of contents."""
+    """The about page body as sanitised HTML and its table of contents."""
 
     heading_html: str  # the Markdown's leading h1, shown above the contents ("" if none)
     body_html: str
@@ -160,11 +193,69 @@ def render_about(markdown_text: str) -> AboutPage:
         extension_configs={"toc": {"toc_depth": "2-3"}, "footnotes": {"UNIQUE_IDS": True}},
         output_format="html",
     )
-    body = md.convert(markdown_text)
+    body = sanitise_html(md.convert(markdown_text))
     tokens = getattr(md, "toc_tokens", [])
     lead = _LEADING_H1.match(body)
     heading = lead.group(0) if lead else ""
     return AboutPage(heading_html=heading, body_html=body[len(heading) :], toc=_toc(tokens))
+
+
+def sanitise_html(body: str) -> str:
+    """Keep only allowlisted tags, attributes and URL schemes (no script, frame, form, on*)."""
+    return nh3.clean(
+        body,
+        tags=_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=_ATTRIBUTES,
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
+def _read_markdown(path: Path, error: type[ArchiveError] | type[ConfigError], hint: str) -> str:
+    """Read a Markdown file as UTF-8 (a byte order mark is dropped), or raise one clear line."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"about page {path} is not UTF-8 text (invalid byte at offset {exc.start}): {hint}"
+        ) from None
+    except OSError as exc:
+        raise error(f"about page {path} cannot be read ({exc.strerror}): {hint}") from None
+
+
+def write_about_source(
+    archive_dir: Path, about: Path | None, *, keep: frozenset[str] = frozenset()
+) -> str | None:
+    """Keep the artist's about Markdown in the archive as about.md; return its text (None: none).
+
+    `about` (from the config) replaces the archive's copy; without it the copy is reused, so a
+    rebuild needs no config. The copy starts with GUARD, which is not part of the text returned;
+    a copy without it gets it back, unless a person changed the file (it is in `keep`): then it
+    stays as it is and a warning says what to add.
+    """
+    if about is not None:
+        if not about.is_file():
+            raise ConfigError(f"about page {about} does not exist (player.about): fix the path")
+        text = _read_markdown(about, ConfigError, "save it as UTF-8 (player.about)")
+    else:
+        existing = resolve_file_inside(archive_dir, ABOUT_SOURCE)
+        if existing is None:
+            return None
+        text = _read_markdown(existing, ArchiveError, "save it as UTF-8 and run ghosts-render site")
+        if not text.startswith(GUARD) and ABOUT_SOURCE in keep:
+            log.warning(
+                "%s does not start with its guard line, so it could run as a script; "
+                "put this line back at its top: %s",
+                archive_dir / ABOUT_SOURCE,
+                GUARD.strip(),
+            )
+            return text
+    text = text.removeprefix(GUARD)
+    dest = resolve_write_target(archive_dir, ABOUT_SOURCE)
+    if not dest.is_file() or dest.read_bytes() != (GUARD + text).encode("utf-8"):
+        write_atomic(dest, GUARD + text)
+    return text
 
 
 def format_markdown_text(value: str) -> str:

@@ -23,12 +23,17 @@ import jinja2
 from markupsafe import Markup
 
 from ghosts_render import __version__
-from ghosts_render.archive.about import format_default_about, render_about
+from ghosts_render.archive.about import (
+    ABOUT_SOURCE,
+    format_default_about,
+    render_about,
+    write_about_source,
+)
 from ghosts_render.archive.folder import hash_archive_file, read_conversation
 from ghosts_render.archive.fonts import FONT_FORMATS, read_font_names
 from ghosts_render.archive.limits import check_limits
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
-from ghosts_render.archive.paths import resolve_file_inside, resolve_write_target
+from ghosts_render.archive.paths import resolve_write_target
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.errors import ArchiveError, ConfigError
 from ghosts_render.files import dump_json, write_atomic, write_json
@@ -144,18 +149,6 @@ def load_conversation(archive_dir: Path) -> dict[str, Any]:
 def _copy_file(src: Path, dest: Path) -> None:
     if src.resolve() != dest.resolve():
         write_atomic(dest, src.read_bytes())
-
-
-def write_about_source(archive_dir: Path, about: Path | None) -> Path | None:
-    """Copy the artist's about Markdown into the archive (so rebuilds need no config).
-
-    Return the archive's about.md, or None; one that links outside the archive is refused.
-    """
-    if about is not None:
-        if not about.is_file():
-            raise ConfigError(f"about page {about} does not exist (player.about): fix the path")
-        _copy_file(about, resolve_write_target(archive_dir, "about.md"))
-    return resolve_file_inside(archive_dir, "about.md")
 
 
 def write_fonts(archive_dir: Path, fonts: Sequence[Path]) -> list[str]:
@@ -338,11 +331,11 @@ def write_site(
     archive_dir = Path(archive_dir)
     conversation = load_conversation(archive_dir)
     conversation.setdefault("player", {})
-    about_path = write_about_source(archive_dir, about)
+    about_source = write_about_source(archive_dir, about, keep=keep)
     font_names = write_fonts(archive_dir, [Path(f) for f in fonts])
     about_markdown = (
-        about_path.read_text(encoding="utf-8")
-        if about_path
+        about_source
+        if about_source is not None
         else format_default_about(conversation, __version__)
     )
     if not conversation["player"].get("public_url"):
@@ -355,7 +348,7 @@ def write_site(
         files["assets/fonts.css"] = format_fonts_css(font_names)
     colors = [r["color"] for r in conversation["roles"].values()]
     files.update({f"assets/icons/{n}": b for n, b in render_icons(tuple(colors)).items()})
-    written = [archive_dir / "about.md"] if about_path else []
+    written = [archive_dir / ABOUT_SOURCE] if about_source is not None else []
     written += [archive_dir / "assets" / "fonts" / n for n in font_names]
     static = _list_static()
     # Every target is checked before the first write: a folder that links outside the archive

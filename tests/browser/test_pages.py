@@ -206,3 +206,33 @@ def test_service_worker_keeps_playing_offline_and_answers_ranges(
     ]
     foreign = [u for u in requests if not u.startswith(server.base)]
     assert foreign == []
+
+
+# A file that is Markdown and JavaScript at once, which loads itself from the about page.
+POLYGLOT = 'window.pwned = "about.md ran" // <script src="about.md"></script>\n\n// *about*\n'
+PROBE = """<!doctype html><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<title>probe</title><script src="about.md"></script>
+"""
+
+
+def test_a_polyglot_about_page_never_runs(
+    new_context: Any, server: Any, make_archive: Any, harness: SimpleNamespace, tmp_path: Path
+) -> None:
+    from ghosts_render.archive.site import CSP, write_site
+
+    path = make_archive("polyglot", harness.conversation(harness.synthetic_messages(5)))
+    source = tmp_path / "about.md"
+    source.write_text(POLYGLOT, encoding="utf-8")
+    write_site(path, about=source)
+    # Were some other page ever to load about.md as a script (script-src 'self' allows it),
+    # the archive's copy must still not run: this page does just that.
+    (path / "probe.html").write_text(PROBE.format(csp=CSP), encoding="utf-8")
+    for base in (path.as_uri() + "/", server.url("polyglot/")):
+        for name in ("about.html", "probe.html"):
+            page = new_context().new_page()
+            _open(page, base + name, harness)
+            assert page.evaluate("window.pwned") is None, base + name
+            scripts = page.eval_on_selector_all("script[src]", "s => s.map(e => e.src)")
+            if name == "about.html":
+                assert [s.rsplit("/", 1)[1] for s in scripts] == ["shared.js", "pages.js"]
