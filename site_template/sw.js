@@ -1,4 +1,8 @@
-/* ghosts-render service worker: plays the archive offline once visited (research/player.md c.3).
+/* ghosts-render service worker: plays the archive offline once visited (http(s) only).
+   Registered from the archive's folder with scope './', it controls that folder alone: a worker
+   cannot claim a scope above its own folder without a Service-Worker-Allowed header, which static
+   hosts such as GitHub Pages cannot send
+   (https://developer.mozilla.org/en-US/docs/Web/API/ServiceWorkerContainer/register).
    Written by `ghosts-render site` with the list of every file of the archive; a new list gives a
    new VERSION, hence a new cache, and the old one is dropped on activation. */
 'use strict';
