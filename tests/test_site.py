@@ -184,6 +184,16 @@ def test_every_url_is_relative_and_points_at_a_file(archive: Path) -> None:
     assert all((archive / icon["src"]).is_file() for icon in manifest["icons"])
 
 
+def test_every_script_a_page_loads_ships_and_is_precached_at_install(archive: Path) -> None:
+    write_site(archive)
+    eager = set(list_precache(archive).eager)
+    for name in PAGES:
+        scripts = [a["src"] for t, a in parse(archive, name).tags if t == "script"]
+        assert scripts and all(s in eager and (archive / s).is_file() for s in scripts), name
+    index = [a["src"] for t, a in parse(archive, "index.html").tags if t == "script"]
+    assert index[:2] == ["conversation.js", "assets/shared.js"] and index[-1] == "assets/player.js"
+
+
 def test_precache_lists_every_file_and_its_version_follows_content(archive: Path) -> None:
     write_site(archive)
     sw = (archive / "sw.js").read_text()
