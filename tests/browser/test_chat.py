@@ -546,9 +546,9 @@ def test_connection_lost(page, make_archive, harness, player, query):
     assert harness.state(page)["writing"] is None
     page.clock.run_for(60_000)
     assert harness.state(page)["ids"] == []
-    # The chat and lost.html say the same words: the conversation's lost_text.
+    # The chat and lost.html say the same words: the resolved lost_text of conversation.js.
     words = page.text_content(".chat__lost-text")
-    assert words == harness.load_doc(path)["player"]["lost_text"]
+    assert words and words == page.evaluate("window.GHOSTS_CONVERSATION.player.lost_text")
     page.goto((path / "lost.html").as_uri())
     assert page.text_content(".lost__bubble p") == words
 
