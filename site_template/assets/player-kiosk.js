@@ -99,7 +99,8 @@
       'next in   ' + (due === null ? 'loop end' : due + ' ms'),
       'clock     skew ' + S.skew + ' ms, offset ' + P.params.offsetMs + ' ms',
       'dom       ' + document.getElementsByTagName('*').length + ' elements',
-      'heap      ' + (mem && mem.usedJSHeapSize > 0 ? (mem.usedJSHeapSize / 1048576).toFixed(1) + ' MB' : 'n/a'),
+      'heap      ' + (mem && mem.usedJSHeapSize > 0
+        ? (mem.usedJSHeapSize / 1048576).toFixed(1) + ' MB' : 'n/a'),
       'sound     ' + (S.wantSound ? 'on' : 'off') + ', ' + (S.unlocked ? 'unlocked' : 'locked') +
         ', last ' + (S.lastSound || '-'),
       'errors    ' + S.errors + (S.lastError ? ' (' + S.lastError + ')' : '')

@@ -91,7 +91,9 @@
     el.pill.addEventListener('click', P.view.toBottom);
     el.close.addEventListener('click', function () { el.lightbox.close(); });
     el.lightbox.addEventListener('close', P.view.closedLightbox);
-    el.lightbox.addEventListener('click', function (e) { if (e.target === el.lightbox) el.lightbox.close(); });
+    el.lightbox.addEventListener('click', function (e) {
+      if (e.target === el.lightbox) el.lightbox.close();   // a click on the backdrop
+    });
     el.log.addEventListener('click', function (e) {
       var btn = e.target.closest && e.target.closest('.msg__selfie');
       if (btn) P.view.openLightbox(btn);
