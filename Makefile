@@ -11,18 +11,22 @@ RENDER_ARGS ?=
 render: install
 	$(BIN)/ghosts-render --turns $(TURNS) $(RENDER_ARGS)
 
+# pytest exits 5 when it collected no tests: a failure here, said in words.
+NO_TESTS = || { rc=$$?; [ $$rc -ne 5 ] || echo "make: pytest collected no tests" >&2; exit $$rc; }
+
 ## test: install everything (Chromium included) and run the whole test suite
 test: install-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(NO_TESTS)
 
 ## fast: the suite without browser tests
 fast: install-test
-	$(BIN)/python -m pytest -m 'not browser'
+	$(BIN)/python -m pytest -m 'not browser' $(NO_TESTS)
 
 ## browser: only the player's browser tests
 browser: install-test chromium
-	$(BIN)/python -m pytest -m browser
+	$(BIN)/python -m pytest -m browser $(NO_TESTS)
 
+## lint: ruff (checks and formatting) and mypy; .ci/run runs it with make test
 lint: install-test
 	$(BIN)/ruff check ghosts_render tests scripts
 	$(BIN)/ruff format --check ghosts_render tests scripts
