@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ghosts_render.archive.folder import sha256_file
+from ghosts_render.files import sha256_file
 
 # The shared reference render (conftest's `demo_render`) and tests/data/reference/ use these.
 TURNS = 60
