@@ -41,16 +41,23 @@ all: lint test
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml scripts/install-torch.sh
+# The venv, pip and the machine's torch build (CUDA with an NVIDIA GPU, else CPU-only).
+define venv_with_torch
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || scripts/install-torch.sh $(VENV)
+endef
+
+$(VENV)/.installed: pyproject.toml scripts/install-torch.sh
+	$(venv_with_torch)
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# One pip run for the package and its test extras (a fresh clone's `make test` resolves once).
+$(VENV)/.installed-test: pyproject.toml scripts/install-torch.sh
+	$(venv_with_torch)
 	$(BIN)/python -m pip install -q -e ".[test]"
-	touch $@
+	touch $(VENV)/.installed $@
 
 # Debian's Chromium for the player's browser tests (never `playwright install`: the build
 # machines cannot download browsers). Needs root or sudo on a machine that lacks it.
