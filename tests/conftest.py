@@ -2,6 +2,7 @@
 
 --slow opts into long tests; gpu tests skip without CUDA; --shuffle SEED runs the tests in a
 seeded random order. `demo_render` renders the demo once per session (tests read it or copy it).
+`demo_render_started` starts that render without waiting, so a test can render beside it.
 Every test starts with the `ghosts_render` logger as it found it: the CLI configures that logger,
 and a test must not pass that on to the next one.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import random
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from demo_render import ARGS, finish, start_render
+from demo_render import ARGS, finish, start_render, stop_render
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,10 +59,21 @@ def _restore_package_logger() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def demo_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One uninterrupted `ghosts-render --turns 60 --seed 7` on the demo models; read or copy it."""
+def demo_render_started(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """Start the shared render and return (process, out) at once: a test can render beside it."""
     base = tmp_path_factory.mktemp("demo-render")
     out = base / "out"
-    stdout = finish(start_render(out, *ARGS, cwd=base))
+    proc = start_render(out, *ARGS, cwd=base)
+    yield proc, out
+    stop_render(proc)  # a session that never waited for it leaves nothing running
+
+
+@pytest.fixture(scope="session")
+def demo_render(demo_render_started: tuple[subprocess.Popen, Path]) -> Path:
+    """One uninterrupted `ghosts-render --turns 60 --seed 7` on the demo models; read or copy it."""
+    proc, out = demo_render_started
+    stdout = finish(proc)
     assert stdout.strip() == str(out)
     return out

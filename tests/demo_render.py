@@ -40,7 +40,7 @@ def finish(proc: subprocess.Popen) -> str:
     try:
         stdout, stderr = proc.communicate(timeout=HUNG_S)
     except BaseException:  # a hung render, or Ctrl-C: leave nothing running in its own session
-        _stop(proc)
+        stop_render(proc)
         raise
     assert proc.returncode == 0, stderr.decode()
     return stdout.decode()
@@ -55,11 +55,11 @@ def kill_when(proc: subprocess.Popen, ready: Callable[[], bool]) -> None:
             assert time.monotonic() < deadline, f"the render hung: no progress in {HUNG_S} s"
             time.sleep(0.01)  # polling a file the render writes; there is nothing to await
     finally:
-        _stop(proc)
+        stop_render(proc)
     assert proc.returncode == -signal.SIGKILL
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_render(proc: subprocess.Popen) -> None:
     """SIGKILL the render's process group unless it was reaped, then reap it and close its pipes."""
     if proc.returncode is None:  # not reaped: its pid still names its group
         with contextlib.suppress(ProcessLookupError):

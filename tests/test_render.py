@@ -1,14 +1,16 @@
 """A real render end to end with the bundled demo models: archive contents, determinism, resume.
 
-Every test reads or copies one uninterrupted render (`demo_render` in conftest), which is also the
-reference for byte identity: the same command rendered before the package was restructured
-(tests/data/reference/), and the same command killed twice with SIGKILL and resumed.
+Every test reads or copies one uninterrupted render (`demo_render` in conftest). Its
+conversation.json must be byte for byte the one the same command wrote before the package was
+restructured (tests/data/reference/), and the same command killed twice with SIGKILL and resumed
+must give the same archive.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,29 @@ from ghosts_render.files import sha256_file
 REFERENCE = (
     Path(__file__).parent / "data" / "reference" / f"conversation-seed{SEED}-turns{TURNS}.json"
 )
+
+
+def test_kill_9_in_text_then_in_selfies_then_the_same_command_gives_the_same_archive(
+    demo_render_started: tuple[subprocess.Popen, Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    # First in this file, so it renders while the shared reference render is still running.
+    out = tmp_path / "out"
+    work = Path(str(out) + ".partial")
+    selfies = work / "archive" / "media" / "selfies"
+    text_progress = work / "state" / "text-progress.json"  # from the text's first round to its last
+    kill_when(start_render(out, *ARGS, cwd=tmp_path), text_progress.exists)
+    assert not out.exists()
+    kill_when(
+        start_render(out, *ARGS, cwd=tmp_path),
+        lambda: selfies.is_dir() and any(selfies.glob("*.jpg")),
+    )
+    assert not out.exists()  # killed again, once selfies were on disk
+    finish(start_render(out, *ARGS, cwd=tmp_path))
+    reference = request.getfixturevalue("demo_render")
+    assert archive_digest(out) == archive_digest(reference)
+    assert not work.exists()
 
 
 def test_demo_render_writes_a_complete_archive(demo_render: Path) -> None:
@@ -74,25 +99,6 @@ def test_the_conversation_is_byte_identical_to_the_reference_render(demo_render:
     want = REFERENCE.read_bytes()
     if got != want:
         pytest.fail(_first_difference(json.loads(got), json.loads(want)))
-
-
-def test_kill_9_in_text_then_in_selfies_then_the_same_command_gives_the_same_archive(
-    demo_render: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "out"
-    work = Path(str(out) + ".partial")
-    selfies = work / "archive" / "media" / "selfies"
-    text_progress = work / "state" / "text-progress.json"  # from the text's first round to its last
-    kill_when(start_render(out, *ARGS, cwd=tmp_path), text_progress.exists)
-    assert not out.exists()
-    kill_when(
-        start_render(out, *ARGS, cwd=tmp_path),
-        lambda: selfies.is_dir() and any(selfies.glob("*.jpg")),
-    )
-    assert not out.exists()  # killed again, once selfies were on disk
-    finish(start_render(out, *ARGS, cwd=tmp_path))
-    assert archive_digest(out) == archive_digest(demo_render)
-    assert not work.exists()
 
 
 def test_rendering_again_is_a_no_op_and_edited_archives_are_kept(
