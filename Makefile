@@ -61,8 +61,10 @@ $(VENV)/.installed-test: pyproject.toml scripts/install-torch.sh
 
 # Debian's Chromium for the player's browser tests (never `playwright install`: the build
 # machines cannot download browsers). Needs root or sudo on a machine that lacks it.
+# The browser tests skip without it, so a Chromium that did not arrive fails here instead.
 chromium:
-	@command -v /usr/bin/chromium >/dev/null 2>&1 || scripts/install-chromium.sh
+	@scripts/install-chromium.sh
+	@test -x /usr/bin/chromium || { echo "make: /usr/bin/chromium is still missing" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) output output.partial .pytest_cache
