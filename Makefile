@@ -11,18 +11,22 @@ RENDER_ARGS ?=
 render: install
 	$(BIN)/ghosts-render --turns $(TURNS) $(RENDER_ARGS)
 
+# pytest exits 5 when it collected no tests: a failure here, said in words.
+NO_TESTS = || { rc=$$?; [ $$rc -ne 5 ] || echo "make: pytest collected no tests" >&2; exit $$rc; }
+
 ## test: install everything (Chromium included) and run the whole test suite
 test: install-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(NO_TESTS)
 
 ## fast: the suite without browser tests
 fast: install-test
-	$(BIN)/python -m pytest -m 'not browser'
+	$(BIN)/python -m pytest -m 'not browser' $(NO_TESTS)
 
 ## browser: only the player's browser tests
 browser: install-test chromium
-	$(BIN)/python -m pytest -m browser
+	$(BIN)/python -m pytest -m browser $(NO_TESTS)
 
+## lint: ruff (checks and formatting) and mypy; .ci/run runs it with make test
 lint: install-test
 	$(BIN)/ruff check ghosts_render tests scripts
 	$(BIN)/ruff format --check ghosts_render tests scripts
@@ -37,21 +41,30 @@ all: lint test
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml scripts/install-torch.sh
+# The venv, pip and the machine's torch build (CUDA with an NVIDIA GPU, else CPU-only).
+define venv_with_torch
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || scripts/install-torch.sh $(VENV)
+endef
+
+$(VENV)/.installed: pyproject.toml scripts/install-torch.sh
+	$(venv_with_torch)
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# One pip run for the package and its test extras (a fresh clone's `make test` resolves once).
+$(VENV)/.installed-test: pyproject.toml scripts/install-torch.sh
+	$(venv_with_torch)
 	$(BIN)/python -m pip install -q -e ".[test]"
-	touch $@
+	touch $(VENV)/.installed $@
 
 # Debian's Chromium for the player's browser tests (never `playwright install`: the build
 # machines cannot download browsers). Needs root or sudo on a machine that lacks it.
+# The browser tests skip without it, so a Chromium that did not arrive fails here instead.
 chromium:
-	@command -v /usr/bin/chromium >/dev/null 2>&1 || scripts/install-chromium.sh
+	@scripts/install-chromium.sh
+	@test -x /usr/bin/chromium || { echo "make: /usr/bin/chromium is still missing" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) output output.partial .pytest_cache

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import importlib.util
-import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from transformers import AutoTokenizer, GPT2LMHeadModel, LogitsProcessor, LogitsProcessorList
+from transformers import AutoTokenizer, GPT2LMHeadModel, LogitsProcessorList
 
-from ghosts_render.config import DEFAULT_PROMPTS, DEFAULT_ROLES, DEMO_TEXT_MODEL, RunConfig
-from ghosts_render.render.text.stage import generate_conversation, load_text_model
+from ghosts_render.config import (
+    DEFAULT_PROMPTS,
+    DEFAULT_ROLES,
+    DEMO_TEXT_MODEL,
+    RunConfig,
+    TextConfig,
+)
+from ghosts_render.render.text.runs import draw_uniforms
+from ghosts_render.render.text.stage import (
+    RowSampler,
+    TextModel,
+    generate_conversation,
+    load_text_model,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "data" / "demo-corpus"
@@ -103,42 +115,51 @@ def test_demo_folder_is_a_small_transformers_gpt2(demo) -> None:
     assert tok.decode(tok(line)["input_ids"]) == line
 
 
-class RowSampler(LogitsProcessor):
-    """Temperature -> top-k -> top-p sampling from one seeded generator per row."""
-
-    def __init__(self, seeds: list[int], temperature: float, top_k: int, top_p: float) -> None:
-        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
-        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        top, idx = torch.topk(scores / self.temperature, self.top_k, dim=-1)
-        probs = top.softmax(-1)
-        probs = probs.masked_fill(probs.cumsum(-1) - probs >= self.top_p, 0.0)
-        out = torch.full_like(scores, -math.inf)
-        for row, gen in enumerate(self.gens):
-            out[row, idx[row, torch.multinomial(probs[row], 1, generator=gen)]] = 0.0
-        return out
+@pytest.fixture(scope="module")
+def text_model() -> TextModel:
+    return load_text_model(DEMO_TEXT_MODEL, None, "cpu")
 
 
-def test_demo_model_writes_valid_role_lines(demo) -> None:
-    model, tok = demo
-    newline_ids = [i for t, i in tok.get_vocab().items() if "Ċ" in t]  # byte-level "\n"
-    rows = 6  # samples per default prompt; all prompts go in one left-padded batch
-    prompts = [prompt + "\n" for prompt in DEFAULT_PROMPTS for _ in range(rows)]
-    enc = tok(prompts, return_tensors="pt", padding=True)
-    sampler = RowSampler(list(range(len(prompts))), 1.3, 6, 0.7)
-    with torch.no_grad():
-        out = model.generate(
-            **enc,
-            do_sample=False,
+def sample_rows(model: TextModel, prompts: list[str], text: TextConfig) -> list[str]:
+    """Return one continuation per prompt, sampled the way a render samples its rows.
+
+    One left-padded batch, the render's own RowSampler with each row drawing from its own seeded
+    stream, stopping at the first token that holds a line break (or end-of-text).
+    """
+    encoded = [model.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
+    width = max(len(e) for e in encoded)
+    ids = torch.full((len(encoded), width), model.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for row, e in enumerate(encoded):
+        ids[row, width - len(e) :] = torch.tensor(e, dtype=torch.long)
+        mask[row, width - len(e) :] = 1
+    streams = [draw_uniforms(0, row, 0, 0, 0, text.max_new_tokens) for row in range(len(encoded))]
+    sampler = RowSampler(torch.from_numpy(np.stack(streams)), width, text)
+    with torch.inference_mode():
+        out = model.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
             logits_processor=LogitsProcessorList([sampler]),
-            max_new_tokens=64,
-            eos_token_id=newline_ids + [tok.eos_token_id],
-            pad_token_id=tok.eos_token_id,
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=text.max_new_tokens,
+            eos_token_id=model.stop_ids,
+            pad_token_id=model.pad_id,
         )
-    new = out[:, enc["input_ids"].shape[1] :]
-    generated = tok.batch_decode(new, skip_special_tokens=True)
-    parsed = [parse_first_message(g) if g.endswith("\n") else None for g in generated]
+    stops = set(model.stop_ids)
+    rows = []
+    for new in out[:, width:].tolist():
+        end = next((i + 1 for i, t in enumerate(new) if t in stops), len(new))
+        rows.append(model.tokenizer.decode(new[:end], skip_special_tokens=True))
+    return rows
+
+
+def test_demo_model_writes_valid_role_lines(text_model: TextModel) -> None:
+    # Six rows per default prompt with the default sampling (T 1.3, top-k 6, top-p 0.7).
+    text = TextConfig()
+    generated = sample_rows(text_model, [p + "\n" for p in DEFAULT_PROMPTS for _ in range(6)], text)
+    # a message ends at its line break; a row that hit the token cap or end-of-text wrote none
+    parsed = [parse_first_message(g.split("\n", 1)[0]) if "\n" in g else None for g in generated]
     valid = [m for m in parsed if m is not None]
     invalid = [g for g, m in zip(generated, parsed, strict=True) if m is None]
     assert len(valid) >= 0.95 * len(generated), invalid
@@ -147,14 +168,14 @@ def test_demo_model_writes_valid_role_lines(demo) -> None:
     assert len(set(generated)) > len(generated) // 2  # seeded rows differ from each other
 
 
-def test_demo_conversation_plans_about_one_selfie_in_ten() -> None:
+def test_demo_conversation_plans_about_one_selfie_in_ten(text_model: TextModel) -> None:
     # What a render plans: the real text stage with the default sampling (T 1.3, top-k 6,
     # top-p 0.7), which makes the corpus's selfie tag about twice as common (README).
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = load_text_model(DEMO_TEXT_MODEL, None, "cpu")
-        result = generate_conversation(model, RunConfig(turns=200, seed=5, roles=DEFAULT_ROLES))
+        cfg = RunConfig(turns=200, seed=5, roles=DEFAULT_ROLES)
+        result = generate_conversation(text_model, cfg)
     finally:
         torch.set_num_threads(threads)
     messages = result.messages

@@ -1,57 +1,54 @@
-"""A real render end to end with the bundled demo models: archive contents, determinism, resume."""
+"""A real render end to end with the bundled demo models: archive contents, determinism, resume.
+
+Every test reads or copies one uninterrupted render (`demo_render` in conftest). Its
+conversation.json must be byte for byte the one the same command wrote before the package was
+restructured (tests/data/reference/), and the same command killed twice with SIGKILL and resumed
+must give the same archive.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
+import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from demo_render import ARGS, SEED, TURNS, archive_digest, finish, kill_when, start_render
 
 from ghosts_render.archive.folder import read_manifest
 from ghosts_render.files import sha256_file
 
-TURNS = 120
+REFERENCE = (
+    Path(__file__).parent / "data" / "reference" / f"conversation-seed{SEED}-turns{TURNS}.json"
+)
 
 
-def render(out: Path, *args: str, cwd: Path) -> subprocess.Popen:
-    """Start `python -m ghosts_render` on the demo models in a clean folder."""
-    cmd = [sys.executable, "-m", "ghosts_render", "--out", str(out), "-q", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_kill_9_in_text_then_in_selfies_then_the_same_command_gives_the_same_archive(
+    demo_render_started: tuple[subprocess.Popen, Path],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+) -> None:
+    # First in this file, so it renders while the shared reference render is still running.
+    out = tmp_path / "out"
+    work = Path(str(out) + ".partial")
+    selfies = work / "archive" / "media" / "selfies"
+    text_progress = work / "state" / "text-progress.json"  # from the text's first round to its last
+    kill_when(start_render(out, *ARGS, cwd=tmp_path), text_progress.exists)
+    assert not out.exists()
+    kill_when(
+        start_render(out, *ARGS, cwd=tmp_path),
+        lambda: selfies.is_dir() and any(selfies.glob("*.jpg")),
+    )
+    assert not out.exists()  # killed again, once selfies were on disk
+    finish(start_render(out, *ARGS, cwd=tmp_path))
+    reference = request.getfixturevalue("demo_render")
+    assert archive_digest(out) == archive_digest(reference)
+    assert not work.exists()
 
 
-def finish(proc: subprocess.Popen) -> str:
-    stdout, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 0, stderr.decode()
-    return stdout.decode()
-
-
-def archive_digest(archive: Path) -> dict[str, str]:
-    """Every file's hash except the manifest (which records stage timings)."""
-    return {
-        p.relative_to(archive).as_posix(): sha256_file(p)
-        for p in sorted(archive.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
-    }
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """One uninterrupted demo render, shared by the tests below."""
-    base = tmp_path_factory.mktemp("reference")
-    out = base / "out"
-    stdout = finish(render(out, "--turns", str(TURNS), "--seed", "7", cwd=base))
-    assert stdout.strip() == str(out)
-    return out
-
-
-def test_demo_render_writes_a_complete_archive(reference):
-    conversation = json.loads((reference / "conversation.json").read_text())
+def test_demo_render_writes_a_complete_archive(demo_render: Path) -> None:
+    conversation = json.loads((demo_render / "conversation.json").read_text())
     messages = conversation["messages"]
     assert conversation["format"] == "ghosts-render/conversation"
     assert conversation["demo"] is True
@@ -65,98 +62,76 @@ def test_demo_render_writes_a_complete_archive(reference):
     assert any(m.get("new_run") for m in messages[1:])
     for m in messages:
         assert m["sender"] in conversation["roles"]
-        assert (reference / m["sound"]["src"]).is_file()
+        assert (demo_render / m["sound"]["src"]).is_file()
         if "selfie" in m:
             s = m["selfie"]
-            assert (reference / s["src"]).is_file() and (reference / s["webp"]).is_file()
+            assert (demo_render / s["src"]).is_file() and (demo_render / s["webp"]).is_file()
             assert s["width"] > 0 and s["height"] > 0 and s["alt"]
     assert any("selfie" in m for m in messages)
-    assert (reference / "index.html").is_file() and (reference / "conversation.js").is_file()
-    assert not Path(str(reference) + ".partial").exists()
+    assert (demo_render / "index.html").is_file() and (demo_render / "conversation.js").is_file()
+    assert not Path(str(demo_render) + ".partial").exists()
 
 
-def test_manifest_records_provenance_and_every_file(reference):
-    manifest = read_manifest(reference)
-    assert manifest["seed"] == 7 and manifest["turns"] == TURNS
+def test_manifest_records_provenance_and_every_file(demo_render: Path) -> None:
+    manifest = read_manifest(demo_render)
+    assert manifest["seed"] == SEED and manifest["turns"] == TURNS
     assert "text.model" in manifest["demo"]
     assert manifest["models"]["text"]["demo"] is True
     assert manifest["config"]["text"]["temperature"] == 1.3
-    files = set(archive_digest(reference))
+    files = set(archive_digest(demo_render))
     assert set(manifest["files"]) == files
     for rel, meta in manifest["files"].items():
-        assert meta["sha256"] == sha256_file(reference / rel)
+        assert meta["sha256"] == sha256_file(demo_render / rel)
 
 
-def test_same_seed_same_archive_other_seed_other_conversation(reference, tmp_path):
-    same = tmp_path / "same"
-    finish(render(same, "--turns", str(TURNS), "--seed", "7", cwd=tmp_path))
-    assert archive_digest(same) == archive_digest(reference)
-    other = tmp_path / "other"
-    finish(render(other, "--turns", str(TURNS), "--seed", "8", cwd=tmp_path))
-    assert (other / "conversation.json").read_bytes() != (
-        reference / "conversation.json"
-    ).read_bytes()
+def _first_difference(got: dict, want: dict) -> str:
+    """Name the first message (or top-level key) where two conversations differ, and how."""
+    for i, (g, w) in enumerate(zip(got["messages"], want["messages"], strict=False)):
+        if g != w:
+            keys = sorted(k for k in g.keys() | w.keys() if g.get(k) != w.get(k))
+            return f"message {i} differs in {keys}: now {g} / reference {w}"
+    keys = sorted(k for k in got.keys() | want.keys() if got.get(k) != want.get(k))
+    return f"top-level keys differ: {keys}"
 
 
-def kill_when(proc: subprocess.Popen, ready, timeout_s: float = 300) -> None:
-    """SIGKILL the render as soon as `ready()` holds; fail if it finished first."""
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        assert proc.poll() is None, "the render finished before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()  # reap it and close its pipes
-    assert proc.returncode == -signal.SIGKILL
+def test_the_conversation_is_byte_identical_to_the_reference_render(demo_render: Path) -> None:
+    got = (demo_render / "conversation.json").read_bytes()
+    want = REFERENCE.read_bytes()
+    if got != want:
+        pytest.fail(_first_difference(json.loads(got), json.loads(want)))
 
 
-@pytest.mark.parametrize("stage", ["text", "selfies"])
-def test_kill_9_then_same_command_gives_the_same_archive(reference, tmp_path, stage):
-    out = tmp_path / "out"
-    work = Path(str(out) + ".partial")
-    if stage == "text":
-        ready = (work / "state" / "text-progress.json").exists
-    else:
-        selfies = work / "archive" / "media" / "selfies"
+def test_rendering_again_is_a_no_op_and_edited_archives_are_kept(
+    demo_render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
 
-        def ready() -> bool:
-            return selfies.is_dir() and any(selfies.glob("*.jpg"))
+    from ghosts_render.cli import app
 
-    args = ("--turns", str(TURNS), "--seed", "7")
-    kill_when(render(out, *args, cwd=tmp_path), ready)
-    assert not out.exists()
-    finish(render(out, *args, cwd=tmp_path))
-    assert archive_digest(out) == archive_digest(reference)
-    assert not work.exists()
-
-
-def test_rendering_again_is_a_no_op_and_edited_archives_are_kept(reference, tmp_path):
-    import shutil
-
+    monkeypatch.chdir(tmp_path)  # no ghosts.toml: the same defaults as the reference
     out = tmp_path / "copy"
-    shutil.copytree(reference, out)
+    shutil.copytree(demo_render, out)
     before = (out / "manifest.json").read_bytes()
-    finish(render(out, "--turns", str(TURNS), "--seed", "7", cwd=tmp_path))
+    result = CliRunner().invoke(app, ["--out", str(out), "-q", *ARGS])
+    assert result.exit_code == 0, result.output
     assert (out / "manifest.json").read_bytes() == before  # already rendered: untouched
     conversation = json.loads((out / "conversation.json").read_text())
     conversation["messages"][0]["text"] = "curated by hand"
     (out / "conversation.json").write_text(json.dumps(conversation))
-    proc = render(out, "--turns", str(TURNS), "--seed", "8", cwd=tmp_path)
-    _, stderr = proc.communicate(timeout=600)
-    assert proc.returncode == 1
-    assert "changes made after it was rendered" in stderr.decode()
+    other_seed = ["--turns", str(TURNS), "--seed", str(SEED + 1)]
+    result = CliRunner().invoke(app, ["--out", str(out), "-q", *other_seed])
+    assert result.exit_code == 1
+    assert "changes made after it was rendered" in result.stderr
     assert "curated by hand" in (out / "conversation.json").read_text()
 
 
-def test_check_accepts_the_render_and_names_what_breaks(reference, tmp_path):
-    import shutil
-
+def test_check_accepts_the_render_and_names_what_breaks(demo_render: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from ghosts_render.cli import app
 
     out = tmp_path / "copy"
-    shutil.copytree(reference, out)
+    shutil.copytree(demo_render, out)
     result = CliRunner().invoke(app, ["check", str(out)])
     assert result.exit_code == 0, result.output
     conversation = json.loads((out / "conversation.json").read_text())
@@ -165,3 +140,20 @@ def test_check_accepts_the_render_and_names_what_breaks(reference, tmp_path):
     result = CliRunner().invoke(app, ["check", str(out)])
     assert result.exit_code == 1
     assert sound in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_same_seed_same_archive_other_seed_other_conversation(
+    demo_render: Path, tmp_path: Path
+) -> None:
+    # Two more full renders. In the default run the kill/resume test renders the same command
+    # again (and must match), and test_text.py / test_sound_stage.py check that another seed
+    # gives other messages and other sounds.
+    same = tmp_path / "same"
+    finish(start_render(same, *ARGS, cwd=tmp_path))
+    assert archive_digest(same) == archive_digest(demo_render)
+    other = tmp_path / "other"
+    finish(start_render(other, "--turns", str(TURNS), "--seed", str(SEED + 1), cwd=tmp_path))
+    assert (other / "conversation.json").read_bytes() != (
+        demo_render / "conversation.json"
+    ).read_bytes()

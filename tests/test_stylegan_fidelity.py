@@ -90,14 +90,21 @@ def test_uint8_images_match_gen_images_within_one_level(name: str, case: dict) -
 
 
 @pytest.mark.parametrize("name", ["stylegan2-ada", "stylegan3-t", "stylegan3-r-cond"])
-def test_a_batch_renders_exactly_what_single_seeds_render(name: str) -> None:
+def test_a_batch_renders_single_seeds_within_one_level_and_itself_exactly(name: str) -> None:
+    # A batch of another shape sums its convolutions in another order, so a seed's floats move by
+    # about 1e-6 with its batch mates and a value on a rounding edge lands one level away (2 of
+    # 15 360 for stylegan3-t here; which network and how many depends on the CPU and threads).
+    # Renders are exact because a selfie is always computed in the same batch, resumes included.
     G = _network(name)
     seeds = [5, 0, 12, 5, 7]
     batched = generate_images(G, seeds, 0.7, "const", "cpu", batch_size=3)
     singles = np.concatenate([generate_images(G, [s], 0.7, "const", "cpu", 1) for s in seeds])
-    np.testing.assert_array_equal(batched, singles)
+    levels = np.abs(batched.astype(int) - singles)
+    assert int(levels.max()) <= 1
+    assert np.count_nonzero(levels) <= levels.size // 1000
+    again = generate_images(G, seeds, 0.7, "const", "cpu", batch_size=3)
+    np.testing.assert_array_equal(again, batched)
     assert not np.array_equal(batched[0], batched[1])
-    np.testing.assert_array_equal(batched[0], batched[3])
 
 
 def test_generate_images_resets_the_stylegan3_input_transform() -> None:
