@@ -15,11 +15,11 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ghosts_render import rules
+from ghosts_render.archive.model import DEFAULT_PLAYER, PlayerSettings
 from ghosts_render.errors import ConfigError
 from ghosts_render.render.selfies import NOISE_MODES
 
@@ -106,16 +106,18 @@ class SoundConfig:
 
 @dataclass(frozen=True, slots=True)
 class PlayerConfig:
-    max_messages: int = 100  # messages kept on screen (DOM cap)
-    sync: str = "clock"  # "clock": every device shows the same moment; "local": from page load
-    epoch: str = "2026-01-01T00:00:00Z"  # the instant the loop starts, for "clock" sync
+    # The player's settings and their defaults are model.PlayerSettings's; about and fonts are
+    # what the site is built from.
+    max_messages: int = DEFAULT_PLAYER.max_messages  # messages kept on screen (DOM cap)
+    sync: str = DEFAULT_PLAYER.sync  # "clock": every device the same moment; "local": page load
+    epoch: str = DEFAULT_PLAYER.epoch  # the instant the loop starts, for "clock" sync
     about: str = ""  # Markdown file for the about page
     fonts: tuple[str, ...] = ()  # font files (woff2/ttf) the artist supplies
-    public_url: str = ""  # where visitors open the archive; the link page's QR code points here
-    valid_from: str = ""  # first exhibition day (YYYY-MM-DD); before it the player shows lost_text
-    valid_until: str = ""  # last exhibition day; after it the player shows lost_text
-    day_key: bool = False  # QR links carry ?day=; a link from another day shows lost_text
-    lost_text: str = ""  # what the "connection lost" page says ("" = the piece's own words)
+    public_url: str = DEFAULT_PLAYER.public_url  # where visitors open the archive (QR code)
+    valid_from: str = DEFAULT_PLAYER.valid_from  # first exhibition day (YYYY-MM-DD)
+    valid_until: str = DEFAULT_PLAYER.valid_until  # last exhibition day
+    day_key: bool = DEFAULT_PLAYER.day_key  # QR links carry ?day=; another day's link is lost
+    lost_text: str = DEFAULT_PLAYER.lost_text  # the "connection lost" words ("" = the default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,31 +568,19 @@ def _check_range(
         )
 
 
-def plan_player(p: PlayerConfig) -> dict[str, Any]:
-    """Return the player settings as conversation.json holds them (unset optional ones left out)."""
-    player: dict[str, Any] = {"max_messages": p.max_messages, "sync": p.sync, "epoch": p.epoch}
-    for key in ("public_url", "valid_from", "valid_until", "lost_text"):
-        if getattr(p, key):
-            player[key] = getattr(p, key)
-    if p.day_key:
-        player["day_key"] = True
-    return player
+def plan_player(p: PlayerConfig) -> PlayerSettings:
+    """Return the player settings the conversation carries (the config's about and fonts aside)."""
+    return PlayerSettings(
+        max_messages=p.max_messages,
+        sync=p.sync,
+        epoch=p.epoch,
+        public_url=p.public_url,
+        valid_from=p.valid_from,
+        valid_until=p.valid_until,
+        lost_text=p.lost_text,
+        day_key=p.day_key,
+    )
 
 
 def _validate_player(p: PlayerConfig, problems: list[str]) -> None:
-    from ghosts_render.archive.schema import list_player_problems
-
-    problems.extend(f"player: {problem}" for problem in list_player_problems(plan_player(p)))
-    if p.max_messages < 1:
-        problems.append(f"player.max_messages: must be at least 1, got {p.max_messages}")
-    if p.sync not in ("clock", "local"):
-        problems.append(f'player.sync: must be "clock" or "local", got {p.sync!r}')
-    problems += rules.list_epoch_problems(p.epoch, "player.epoch")
-
-
-def parse_epoch(text: str) -> datetime:
-    """Parse an instant in the one form every browser's ``Date.parse`` reads the same way."""
-    problems = rules.list_epoch_problems(text, "player.epoch")
-    if problems:
-        raise ValueError(problems[0])
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    problems.extend(plan_player(p).problems())

@@ -14,6 +14,7 @@ from ghosts_render.archive.folder import (
     write_finished,
     write_manifest,
 )
+from ghosts_render.archive.model import Manifest
 from ghosts_render.errors import ArchiveError
 from ghosts_render.files import dump_json, sha256_file
 
@@ -24,7 +25,7 @@ def make_archive(path, text="hello"):
     (path / "media" / "a.bin").write_bytes(b"\x00\x01")
     conversation = {"format": "ghosts-render/conversation", "version": 1, "messages": [text]}
     (path / "conversation.json").write_text(dump_json(conversation))
-    write_manifest(path, {"seed": 1})
+    write_manifest(path, Manifest(seed=1))
     return path
 
 
@@ -73,7 +74,7 @@ def test_an_edited_archive_is_never_replaced(tmp_path):
 def test_an_unedited_archive_is_replaced_whole(tmp_path):
     out = make_archive(tmp_path / "out")
     (out / "media" / "old.bin").write_bytes(b"x")
-    write_manifest(out, {})
+    write_manifest(out, Manifest())
     built = make_archive(tmp_path / "work" / "archive", text="new")
     write_finished(built, out)
     assert read_conversation(out)["messages"] == ["new"]

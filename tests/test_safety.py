@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ghosts_render.archive.folder import check_replaceable, read_manifest, write_manifest
+from ghosts_render.archive.model import Manifest
 from ghosts_render.archive.site import write_site
 from ghosts_render.cli import app
 from ghosts_render.errors import ArchiveError
@@ -47,7 +48,7 @@ def make_archive(folder: Path, texts: tuple[str, ...] = ("hello", "here I am")) 
     }  # fmt: skip
     (folder / "conversation.json").write_text(dump_json(doc), encoding="utf-8")
     write_site(folder)
-    write_manifest(folder, {"fingerprint": "f" * 64})
+    write_manifest(folder, Manifest(fingerprint="f" * 64))
     return folder
 
 

@@ -72,7 +72,7 @@ def test_a_role_class_renders_what_gen_images_renders_with_that_class(tmp_path: 
     result = render_selfies(jobs, _cfg(COND, 1, psi=0.7), tmp_path, "cpu")
     expected = DATA / "expected" / "stylegan3-r-cond"
     for job in jobs:
-        with Image.open(tmp_path / result.by_message[job.message_id]["src"]) as im:
+        with Image.open(tmp_path / result.by_message[job.message_id].src) as im:
             ours = np.asarray(im.convert("RGB"), float)
         name = f"seed000{job.seed}.png"
         right = _decoded_jpeg(np.asarray(Image.open(expected / "psi0.7-const-class1" / name)))

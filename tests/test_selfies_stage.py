@@ -157,7 +157,7 @@ def test_every_job_gets_files_and_a_record(networks: dict[str, Path], tmp_path: 
     assert done == sorted(done) and done[-1] == len(JOBS)
     assert set(result.by_message) == {job.message_id for job in JOBS}
     record = result.by_message["m00007"]
-    assert record == {
+    assert record.to_json() == {
         "seed": 5122,
         "src": "media/selfies/artist-5122.jpg",
         "webp": "media/selfies/artist-5122.webp",
@@ -165,17 +165,15 @@ def test_every_job_gets_files_and_a_record(networks: dict[str, Path], tmp_path: 
         "height": RESOLUTION,
         "alt": "selfie of the artist",
     }
-    assert result.by_message["m00004"]["alt"] == "selfie of scientist"
+    assert result.by_message["m00004"].alt == "selfie of scientist"
     for record in result.by_message.values():
-        with Image.open(tmp_path / record["src"]) as im:
+        with Image.open(tmp_path / record.src) as im:
             assert im.format == "JPEG" and im.info.get("progressive") == 1
             assert im.size == (RESOLUTION, RESOLUTION)
-        with Image.open(tmp_path / record["webp"]) as im:
+        with Image.open(tmp_path / record.webp) as im:
             assert im.format == "WEBP" and max(im.size) == WEBP_SIZE
     assert sorted(_files(tmp_path)) == sorted(
-        name
-        for r in result.by_message.values()
-        for name in (Path(r["src"]).name, Path(r["webp"]).name)
+        name for r in result.by_message.values() for name in (Path(r.src).name, Path(r.webp).name)
     )
     identity = result.networks["artist"]
     assert identity["sha256"] == hashlib.sha256(networks["artist"].read_bytes()).hexdigest()
@@ -340,7 +338,7 @@ def test_stylegan3_selfies_are_what_gen_images_renders(tmp_path: Path) -> None:
     expected_dir = DATA / "expected" / "stylegan3-t" / "psi0.7-const"
     expected = {s: np.asarray(Image.open(expected_dir / f"seed000{s}.png"), float) for s in (2, 3)}
     for job in jobs:
-        with Image.open(tmp_path / result.by_message[job.message_id]["src"]) as im:
+        with Image.open(tmp_path / result.by_message[job.message_id].src) as im:
             ours = np.asarray(im.convert("RGB"), float)
         right, wrong = expected[job.seed], expected[5 - job.seed]
         assert np.abs(ours - right).mean() < 0.25 * np.abs(ours - wrong).mean()

@@ -65,7 +65,7 @@ def test_procedural_gives_every_message_a_checked_sound(tmp_path: Path) -> None:
     jobs = conversation(40)
     result = render_sounds(jobs, cfg, tmp_path)
     assert set(result.by_message) == {j.message_id for j in jobs}
-    srcs = {entry["src"] for entry in result.by_message.values()}
+    srcs = {entry.src for entry in result.by_message.values()}
     assert len(srcs) == 12  # six per role, all dealt within 40 messages
     for src in srcs:
         path = tmp_path / src
@@ -96,18 +96,18 @@ def test_same_seed_same_sounds_other_seed_other_sounds(tmp_path: Path) -> None:
     assert first.by_message == again.by_message
     assert first.provenance == again.provenance
     for entry in first.by_message.values():
-        a, b = decode(tmp_path / "a" / entry["src"]), decode(tmp_path / "b" / entry["src"])
+        a, b = decode(tmp_path / "a" / entry.src), decode(tmp_path / "b" / entry.src)
         assert np.abs(a - b).max() < 1e-4
-    assert all(set(e) == {"src", "duration_ms"} for e in first.by_message.values())
-    assert {e["src"] for e in first.by_message.values()}.isdisjoint(
-        e["src"] for e in other.by_message.values()
+    assert all(set(e.to_json()) == {"src", "duration_ms"} for e in first.by_message.values())
+    assert {e.src for e in first.by_message.values()}.isdisjoint(
+        e.src for e in other.by_message.values()
     )
 
 
 def _by_role(result_by_message: dict, jobs: list[SoundJob]) -> dict[str, set[str]]:
     roles: dict[str, set[str]] = {}
     for job in jobs:
-        roles.setdefault(job.sender, set()).add(result_by_message[job.message_id]["src"])
+        roles.setdefault(job.sender, set()).add(result_by_message[job.message_id].src)
     return roles
 
 
@@ -138,7 +138,7 @@ def test_folder_mode_deals_every_file_once_before_repeats(tmp_path: Path) -> Non
     )
     dealt = []
     for job in jobs:  # conversation order, both roles drawing from one deck
-        pitch = dominant_hz(decode(tmp_path / "out" / result.by_message[job.message_id]["src"]))
+        pitch = dominant_hz(decode(tmp_path / "out" / result.by_message[job.message_id].src))
         dealt.append(min(freqs, key=lambda f: abs(f - pitch)))
     for start in range(0, 20, 5):
         assert sorted(dealt[start : start + 5]) == freqs
@@ -175,8 +175,8 @@ def test_abstractions_blend_the_sources(tmp_path: Path) -> None:
     jobs = conversation(4)
     cfg = config(mode="abstractions", folder=str(folder), count=2)
     result = render_sounds(jobs, cfg, tmp_path / "out")
-    assert len({e["src"] for e in result.by_message.values()}) == 4
-    for src in {e["src"] for e in result.by_message.values()}:
+    assert len({e.src for e in result.by_message.values()}) == 4
+    for src in {e.src for e in result.by_message.values()}:
         info = sf.info(tmp_path / "out" / src)
         assert info.channels == 1 and 0.3 <= info.duration <= 2.0
     pools = result.provenance["pools"]
@@ -241,14 +241,14 @@ def test_resume_reuses_good_files_and_repairs_bad_ones(tmp_path: Path) -> None:
     jobs = conversation(10)
     cfg = config(count=3)
     first = render_sounds(jobs, cfg, tmp_path)
-    src = first.by_message["m00000"]["src"]
+    src = first.by_message["m00000"].src
     good = (tmp_path / src).read_bytes()
     (tmp_path / src).write_bytes(b"half a file")
     second = render_sounds(jobs, cfg, tmp_path)
     assert second.by_message == first.by_message
     assert (tmp_path / src).read_bytes() == good
     assert sorted(p.name for p in (tmp_path / "media/sounds").iterdir()) == sorted(
-        {Path(e["src"]).name for e in first.by_message.values()}
+        {Path(e.src).name for e in first.by_message.values()}
     )  # no temporary files left behind
 
 

@@ -8,20 +8,22 @@ docs/archive-format.md documents the files.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ghosts_render.archive.model import (
+    CONVERSATION_FORMAT,
+    CONVERSATION_VERSION,
+    MANIFEST_FORMAT,
+    Manifest,
+)
 from ghosts_render.archive.paths import resolve_file_inside, resolve_inside
 from ghosts_render.errors import ArchiveError
 from ghosts_render.files import read_json, sha256_file, write_json
-
-CONVERSATION_FORMAT = "ghosts-render/conversation"
-CONVERSATION_VERSION = 1
-MANIFEST_FORMAT = "ghosts-render/manifest"
-MANIFEST_VERSION = 1
 
 
 def read_archive_json(archive_dir: Path, name: str) -> Any:
@@ -90,15 +92,10 @@ def hash_archive_files(archive_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_manifest(archive_dir: Path, provenance: dict[str, Any]) -> dict[str, Any]:
-    """Write manifest.json last: provenance plus every file with its size and sha256."""
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "version": MANIFEST_VERSION,
-        **provenance,
-        "files": hash_archive_files(archive_dir),
-    }
-    write_json(resolve_inside(archive_dir, "manifest.json"), manifest, sort_keys=True)
+def write_manifest(archive_dir: Path, manifest: Manifest) -> Manifest:
+    """Write manifest.json last: the provenance plus every file with its size and sha256."""
+    manifest = dataclasses.replace(manifest, files=hash_archive_files(archive_dir))
+    write_json(resolve_inside(archive_dir, "manifest.json"), manifest.to_json(), sort_keys=True)
     return manifest
 
 

@@ -7,11 +7,11 @@ the manifest's ``hand_edited`` so later rebuilds keep it too. docs/archive-forma
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from ghosts_render.archive.folder import (
     check_links,
@@ -20,6 +20,7 @@ from ghosts_render.archive.folder import (
     read_manifest,
     write_manifest,
 )
+from ghosts_render.archive.model import Manifest
 from ghosts_render.archive.site import write_site
 from ghosts_render.errors import ArchiveError
 
@@ -54,7 +55,7 @@ def rebuild_site(archive_dir: Path) -> None:
         provenance, keep, curated = plan_rebuild(archive_dir)
     else:
         log.warning("%s has no manifest.json; writing one with no render provenance", archive_dir)
-        provenance = {"edited": True}
+        provenance = Manifest(edited=True)
     write_site(archive_dir, keep=keep)
     write_manifest(archive_dir, provenance)
     if curated:
@@ -68,7 +69,7 @@ def rebuild_site(archive_dir: Path) -> None:
         )
 
 
-def plan_rebuild(archive_dir: Path) -> tuple[dict[str, Any], frozenset[str], bool]:
+def plan_rebuild(archive_dir: Path) -> tuple[Manifest, frozenset[str], bool]:
     """Return the new manifest's provenance, the files a person changed (to keep), and whether
     conversation.json is one of them."""
     manifest = read_manifest(archive_dir)
@@ -79,11 +80,11 @@ def plan_rebuild(archive_dir: Path) -> tuple[dict[str, Any], frozenset[str], boo
         for r in [*present, *(recorded if isinstance(recorded, list) else [])]
         if isinstance(r, str) and r != "conversation.json" and os.path.lexists(archive_dir / r)
     }
-    provenance = {k: v for k, v in manifest.items() if k not in ("files", "format", "version")}
     # Sticky: once a person has changed the archive (curated the conversation, edited or added
     # a file), a later render must never replace this folder silently (check_replaceable).
-    provenance["edited"] = bool(manifest.get("edited")) or bool(present)
-    provenance.pop("hand_edited", None)
-    if hand:
-        provenance["hand_edited"] = sorted(hand)
+    provenance = dataclasses.replace(
+        Manifest.from_json(manifest),
+        edited=bool(manifest.get("edited")) or bool(present),
+        hand_edited=sorted(hand) if hand else None,
+    )
     return provenance, frozenset(hand), "conversation.json" in present

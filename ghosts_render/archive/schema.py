@@ -1,18 +1,20 @@
-"""Check an archive's conversation.json before a player is built from it: every problem, at once."""
+"""Check an archive's conversation.json before a player is built from it: every problem, at once.
+
+The player settings follow the rules of ``model.PlayerSettings``, the same the config obeys.
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import unquote
 
+from ghosts_render.archive.model import list_player_problems
 from ghosts_render.archive.paths import list_url_path_problems, resolve_file_inside
 from ghosts_render.errors import ArchiveError
 
 SIDES = ("left", "right")
-MAX_DAYS = 400  # longest exhibition a day-keyed link page pre-draws QR codes for
 MAX_LISTED = 12  # problems spelled out in one error; the rest are counted
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ids become HTML ids and URL fragments
 
@@ -96,37 +98,6 @@ def _role_problems(roles: Any) -> list[str]:
         for key in ("label", "color"):
             if not _is_text(role.get(key)):
                 problems.append(f"role {name!r}: '{key}' should be a non-empty text")
-    return problems
-
-
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
-    except ValueError:
-        return None
-
-
-def list_player_problems(player: Any) -> list[str]:
-    """Return the problems of the player settings (public_url, validity dates, day key)."""
-    if not isinstance(player, dict):
-        return ["'player' should be an object of player settings"]
-    problems = []
-    for key in ("public_url", "lost_text"):
-        if key in player and not isinstance(player[key], str):
-            problems.append(f"player '{key}' should be a text")
-    url = player.get("public_url")
-    if isinstance(url, str) and url and not re.match(r"https?://[^\s/]+", url):
-        problems.append(f"player 'public_url' {url!r} should start with https:// or http://")
-    days = [_date(player.get(k)) for k in ("valid_from", "valid_until")]
-    for key, day in zip(("valid_from", "valid_until"), days, strict=True):
-        if player.get(key) not in (None, "") and day is None:
-            problems.append(f"player '{key}' {player[key]!r} should be a date like 2026-05-01")
-    if days[0] and days[1] and not 0 <= (days[1] - days[0]).days <= MAX_DAYS:
-        problems.append(f"player 'valid_until' should be 0 to {MAX_DAYS} days after 'valid_from'")
-    if player.get("day_key", False) not in (True, False):
-        problems.append("player 'day_key' should be true or false")
-    elif player.get("day_key") and not (days[0] and days[1]):
-        problems.append("player 'day_key' needs 'valid_from' and 'valid_until' (one QR per day)")
     return problems
 
 

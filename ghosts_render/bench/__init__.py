@@ -105,7 +105,7 @@ def _bench_sounds(cfg) -> Iterator[str]:
         t = time.perf_counter()
         result = render_sounds(jobs, cfg, Path(tmp))
         seconds = time.perf_counter() - t
-    distinct = len({s["src"] for s in result.by_message.values()})
+    distinct = len({s.src for s in result.by_message.values()})
     yield (
         f"sounds ({cfg.sounds.mode}): {len(jobs)} messages, {distinct} distinct sounds in "
         f"{seconds:.2f}s = {_rate(distinct, seconds):.1f} sounds/s"

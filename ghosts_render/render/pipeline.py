@@ -13,24 +13,23 @@ import logging
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from ghosts_render import __version__
 from ghosts_render.archive.folder import (
-    CONVERSATION_FORMAT,
-    CONVERSATION_VERSION,
     check_replaceable,
     partial_dir,
     read_manifest,
     write_finished,
     write_manifest,
 )
+from ghosts_render.archive.model import Conversation, Manifest, Message, Role, Selfie, Sound
 from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.errors import ArchiveError, ConfigError, GhostsError, ModelLoadError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_json
@@ -41,6 +40,10 @@ from ghosts_render.render.workdir import (
     open_work_dir,
 )
 from ghosts_render.timeline import Beat, plan_timeline
+
+if TYPE_CHECKING:
+    from ghosts_render.render.selfies.stage import SelfieJob, SelfieResult
+    from ghosts_render.render.sounds.stage import SoundJob, SoundResult
 
 log = logging.getLogger(__name__)
 
@@ -169,35 +172,50 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
                 shutil.rmtree(work, ignore_errors=True)
                 raise
             del model
-            return _render_media(
-                work, cfg, out, messages, identity, fingerprint, device, progress, report
-            )
+            archive = work / "archive"
+            selfies, sounds = _render_media(cfg, messages, archive, device, progress, report)
+            write_manifest(archive, _manifest(cfg, fingerprint, report, identity, selfies, sounds))
+            write_finished(archive, out)
+            shutil.rmtree(work, ignore_errors=True)
+            return report
     except OSError as e:
         if e.errno not in WRITE_ERRNOS:
             raise
         raise ArchiveError(format_write_error(e, out)) from None
 
 
-def _render_media(work, cfg, out, messages, identity, fingerprint, device, progress, report):
-    """Selfies, sounds, player and manifest in the work folder; then move the archive to ``out``."""
-    conversation, selfie_jobs, sound_jobs = assemble_conversation(cfg, messages)
-    archive = work / "archive"
+def _render_media(
+    cfg: RunConfig,
+    messages: Sequence[Any],
+    archive: Path,
+    device: str,
+    progress: Progress,
+    report: RenderReport,
+) -> tuple[SelfieResult, SoundResult]:
+    """Render selfies and sounds, then write the conversation and its player into ``archive``."""
     archive.mkdir(parents=True, exist_ok=True)
-    provenance: dict[str, Any] = {"models": {"text": identity}}
-    _run_selfies(cfg, conversation, selfie_jobs, archive, device, progress, report, provenance)
-    _run_sounds(cfg, conversation, sound_jobs, archive, progress, report, provenance)
-    t = time.perf_counter()
-    write_json(archive / "conversation.json", conversation)
-    _write_site(cfg, archive)
-    report.seconds["site"] = time.perf_counter() - t
-    report.messages = len(conversation["messages"])
-    provenance.update(_provenance(cfg, fingerprint, report))
+    with _timed(report, "selfies"):
+        selfies = _render_selfies(cfg, plan_selfie_jobs(cfg, messages), archive, device, progress)
+    with _timed(report, "sounds"):
+        sounds = _render_sounds(cfg, plan_sound_jobs(messages), archive, progress)
+    with _timed(report, "site"):
+        conversation = assemble_conversation(cfg, messages, selfies.by_message, sounds.by_message)
+        write_json(archive / "conversation.json", conversation.to_json())
+        _write_site(cfg, archive)
+    report.messages = len(conversation.messages)
+    report.selfies = len(selfies.by_message)
+    report.sounds = len({sound.src for sound in sounds.by_message.values()})
     for leftover in archive.rglob(".*.tmp"):  # a killed stage's half-written file (ours: work/)
         leftover.unlink()
-    write_manifest(archive, provenance)
-    write_finished(archive, out)
-    shutil.rmtree(work, ignore_errors=True)
-    return report
+    return selfies, sounds
+
+
+@contextmanager
+def _timed(report: RenderReport, stage: str) -> Iterator[None]:
+    """Record the wall time of a stage that finishes (a failed one leaves no figure)."""
+    t = time.perf_counter()
+    yield
+    report.seconds[stage] = time.perf_counter() - t
 
 
 PREFLIGHT_FULL_LOAD_BYTES = 64 << 20  # networks this small are built and loaded in full up front
@@ -287,60 +305,81 @@ def plan_selfie_seeds(cfg: RunConfig) -> dict[str, int]:
     }
 
 
-def assemble_conversation(cfg: RunConfig, messages: list[Any]) -> tuple[dict[str, Any], list, list]:
-    """Number the messages, plan their selfie seeds, sounds and timing; return the conversation."""
+def message_id(index: int) -> str:
+    """Return a message's id: "m" + its zero-padded index (stable; used by permalinks)."""
+    return f"m{index:05d}"
+
+
+def plan_selfie_jobs(cfg: RunConfig, messages: Sequence[Any]) -> list[SelfieJob]:
+    """Return a job per message that carries a selfie; each role's seeds count up from its first."""
     from ghosts_render.render.selfies.stage import SelfieJob
-    from ghosts_render.render.sounds.stage import SoundJob
 
     next_seed = plan_selfie_seeds(cfg)
-    beats = [Beat(m.sender, len(m.text), m.selfie, m.new_run) for m in messages]
-    timeline = plan_timeline(beats, cfg.pacing, cfg.seed)
-    records: list[dict[str, Any]] = []
-    selfie_jobs, sound_jobs = [], []
-    for i, (m, cue) in enumerate(zip(messages, timeline.cues, strict=True)):
-        record: dict[str, Any] = {"id": f"m{i:05d}", "run": m.run, "sender": m.sender}
-        record.update(text=m.text, writing_at=cue.writing_at, at=cue.at)
-        if m.new_run:
-            record["new_run"] = True
+    jobs = []
+    for i, m in enumerate(messages):
         if m.selfie:
             seed = next_seed[m.sender]
             next_seed[m.sender] += 1
-            record["selfie"] = {"seed": seed}
-            selfie_jobs.append(SelfieJob(message_id=record["id"], role=m.sender, seed=seed))
-        record["sound"] = {"deck_position": len(sound_jobs)}
-        sound_jobs.append(SoundJob(message_id=record["id"], sender=m.sender))
-        records.append(record)
-    conversation = {
-        "format": CONVERSATION_FORMAT,
-        "version": CONVERSATION_VERSION,
-        "title": cfg.title,
-        "demo": bool(cfg.demo),
-        "roles": {r.name: {"label": r.label, "side": r.side, "color": r.color} for r in cfg.roles},
-        "duration": timeline.duration,
-        "player": plan_player(cfg.player),
-        "messages": records,
-    }
-    return conversation, selfie_jobs, sound_jobs
+            jobs.append(SelfieJob(message_id=message_id(i), role=m.sender, seed=seed))
+    return jobs
 
 
-def _run_selfies(cfg, conversation, jobs, archive, device, progress, report, provenance) -> None:
+def plan_sound_jobs(messages: Sequence[Any]) -> list[SoundJob]:
+    """Return a sound job per message, in conversation order (the deck's order)."""
+    from ghosts_render.render.sounds.stage import SoundJob
+
+    return [SoundJob(message_id=message_id(i), sender=m.sender) for i, m in enumerate(messages)]
+
+
+def assemble_conversation(
+    cfg: RunConfig,
+    messages: Sequence[Any],
+    selfies: Mapping[str, Selfie],
+    sounds: Mapping[str, Sound],
+) -> Conversation:
+    """Time the messages and join them with their selfies and sounds: the finished conversation."""
+    beats = [Beat(m.sender, len(m.text), m.selfie, m.new_run) for m in messages]
+    timeline = plan_timeline(beats, cfg.pacing, cfg.seed)
+    records = []
+    for i, (m, cue) in enumerate(zip(messages, timeline.cues, strict=True)):
+        mid = message_id(i)
+        records.append(
+            Message(
+                id=mid,
+                run=m.run,
+                sender=m.sender,
+                text=m.text,
+                writing_at=cue.writing_at,
+                at=cue.at,
+                new_run=m.new_run,
+                selfie=selfies[mid] if m.selfie else None,
+                sound=sounds[mid],
+            )
+        )
+    return Conversation(
+        title=cfg.title,
+        demo=bool(cfg.demo),
+        roles={r.name: Role(label=r.label, side=r.side, color=r.color) for r in cfg.roles},
+        duration=timeline.duration,
+        player=plan_player(cfg.player),
+        messages=tuple(records),
+    )
+
+
+def _render_selfies(
+    cfg: RunConfig, jobs: list[SelfieJob], archive: Path, device: str, progress: Progress
+) -> SelfieResult:
     from ghosts_render.render.selfies import stage as selfies
 
-    t = time.perf_counter()
     with progress.bar("selfies", len(jobs), "img") as update:
-        result = selfies.render_selfies(jobs, cfg, archive, device, on_progress=update)
-    by_id = {m["id"]: m for m in conversation["messages"]}
-    for message_id, record in result.by_message.items():
-        by_id[message_id]["selfie"] = record
-    report.selfies = len(result.by_message)
-    provenance["models"]["selfies"] = result.networks
-    report.seconds["selfies"] = time.perf_counter() - t
+        return selfies.render_selfies(jobs, cfg, archive, device, on_progress=update)
 
 
-def _run_sounds(cfg, conversation, jobs, archive, progress, report, provenance) -> None:
+def _render_sounds(
+    cfg: RunConfig, jobs: list[SoundJob], archive: Path, progress: Progress
+) -> SoundResult:
     from ghosts_render.render.sounds import stage as sounds
 
-    t = time.perf_counter()
     with progress.bar("sounds", len(jobs), "msg") as update:
         done = [0]
 
@@ -348,12 +387,7 @@ def _run_sounds(cfg, conversation, jobs, archive, progress, report, provenance) 
             done[0] += n
             update(done[0])
 
-        result = sounds.render_sounds(jobs, cfg, archive, on_progress=advance)
-    for m in conversation["messages"]:
-        m["sound"] = result.by_message[m["id"]]
-    report.sounds = len({s["src"] for s in result.by_message.values()})
-    provenance["sounds"] = {**result.provenance, "warnings": result.warnings}
-    report.seconds["sounds"] = time.perf_counter() - t
+        return sounds.render_sounds(jobs, cfg, archive, on_progress=advance)
 
 
 def _write_site(cfg: RunConfig, archive: Path) -> None:
@@ -363,13 +397,23 @@ def _write_site(cfg: RunConfig, archive: Path) -> None:
     write_site(archive, about=about, fonts=tuple(Path(f) for f in cfg.player.fonts))
 
 
-def _provenance(cfg: RunConfig, fingerprint: str, report: RenderReport) -> dict[str, Any]:
-    return {
-        "tool": {"name": "ghosts-render", "version": __version__},
-        "fingerprint": fingerprint,
-        "seed": cfg.seed,
-        "turns": cfg.turns,
-        "demo": list(cfg.demo),
-        "config": cfg.to_dict(),
-        "stage_seconds": {k: round(v, 3) for k, v in report.seconds.items()},
-    }
+def _manifest(
+    cfg: RunConfig,
+    fingerprint: str,
+    report: RenderReport,
+    text_identity: dict[str, Any],
+    selfies: SelfieResult,
+    sounds: SoundResult,
+) -> Manifest:
+    """Return the render's provenance (the files are added when the manifest is written)."""
+    return Manifest(
+        tool={"name": "ghosts-render", "version": __version__},
+        fingerprint=fingerprint,
+        seed=cfg.seed,
+        turns=cfg.turns,
+        config=cfg.to_dict(),
+        demo=list(cfg.demo),
+        models={"text": text_identity, "selfies": selfies.networks},
+        sounds={**sounds.provenance, "warnings": sounds.warnings},
+        stage_seconds={k: round(v, 3) for k, v in report.seconds.items()},
+    )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ghosts_render.archive.model import Selfie
 from ghosts_render.config import DEMO_DIR, RoleConfig, RunConfig
 from ghosts_render.errors import ModelLoadError, StageError
 from ghosts_render.files import sha256_file
@@ -50,7 +51,7 @@ class SelfieJob:
 
 @dataclass(frozen=True, slots=True)
 class SelfieResult:
-    by_message: dict[str, dict[str, Any]]  # message id -> the message's "selfie" record
+    by_message: dict[str, Selfie]  # message id -> the message's selfie
     networks: dict[str, dict[str, Any]]  # role -> network identity, for provenance
     rendered: int  # distinct selfies rendered now
     reused: int  # distinct selfies found complete on disk
@@ -309,15 +310,10 @@ def render_selfies(
 
 def _record(
     job: SelfieJob, sizes: dict[tuple[str, int], tuple[int, int]], roles: dict[str, RoleConfig]
-) -> dict[str, Any]:
+) -> Selfie:
     jpg, webp = selfie_paths(job.role, job.seed)
     width, height = sizes[(job.role, job.seed)]
     label = roles[job.role].label or job.role
-    return {
-        "seed": job.seed,
-        "src": jpg,
-        "webp": webp,
-        "width": width,
-        "height": height,
-        "alt": f"selfie of {label}",
-    }
+    return Selfie(
+        seed=job.seed, src=jpg, webp=webp, width=width, height=height, alt=f"selfie of {label}"
+    )

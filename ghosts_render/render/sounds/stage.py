@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ghosts_render.archive.model import Sound
 from ghosts_render.config import RoleConfig, RunConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.sounds import abstractions, synth
@@ -57,7 +58,7 @@ class SoundJob:
 class SoundResult:
     """What the stage gives the pipeline: sounds per message, provenance, warnings."""
 
-    by_message: dict[str, dict]  # message id -> {"src": "media/sounds/<hash>.mp3", "duration_ms"}
+    by_message: dict[str, Sound]  # message id -> its sound (media/sounds/<hash>.mp3)
     provenance: dict  # JSON-able: mode, pools, sources with hashes, loudness figures, fallbacks
     warnings: list[str]  # human lines, already logged
 
@@ -96,10 +97,9 @@ def render_sounds(
     dealt = _deal(jobs, pools, cfg.seed)
     encoded = _render_used(dealt, pools, cfg, Path(archive_dir), on_progress)
     by_message = {
-        job.message_id: {
-            "src": f"{SOUNDS_DIR}/{encoded[key].name}",
-            "duration_ms": encoded[key].duration_ms,
-        }
+        job.message_id: Sound(
+            src=f"{SOUNDS_DIR}/{encoded[key].name}", duration_ms=encoded[key].duration_ms
+        )
         for job, key in zip(jobs, dealt, strict=True)
     }
     provenance = _provenance(cfg, pools, folders, encoded, warnings)
