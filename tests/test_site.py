@@ -19,6 +19,7 @@ from PIL import Image
 
 from ghosts_render.archive.about import GUARD, format_markdown_text, render_about
 from ghosts_render.archive.media import render_qr_matrix
+from ghosts_render.archive.model import PlayerSettings
 from ghosts_render.archive.site import (
     CSP,
     TRANSCRIPT_PAGE_SIZE,
@@ -227,9 +228,14 @@ def test_conversation_js_round_trips_and_cannot_break_out(hostile: Path) -> None
     raw = (hostile / "conversation.js").read_text(encoding="utf-8")
     for bad in ("</", "<!--", "\u2028", "\u2029", "<script"):
         assert bad not in raw
-    assert load_js_data(hostile / "conversation.js") == json.loads(
-        (hostile / "conversation.json").read_text(encoding="utf-8")
-    )
+    assert load_js_data(hostile / "conversation.js") == _js_data(hostile)
+
+
+def _js_data(archive: Path) -> dict[str, Any]:
+    """conversation.json as conversation.js carries it: the player settings resolved."""
+    data = json.loads((archive / "conversation.json").read_text(encoding="utf-8"))
+    data["player"] = PlayerSettings.from_json(data["player"]).resolved()
+    return data
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
@@ -240,7 +246,7 @@ def test_conversation_js_evaluates_to_the_same_data_in_javascript(hostile: Path)
         "process.stdout.write(JSON.stringify(window.GHOSTS_CONVERSATION));"
     )
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == json.loads((hostile / "conversation.json").read_text())
+    assert json.loads(out.stdout) == _js_data(hostile)
 
 
 def test_hostile_text_is_text_on_every_page(hostile: Path) -> None:

@@ -33,6 +33,7 @@ from ghosts_render.archive.folder import hash_archive_file, read_conversation
 from ghosts_render.archive.fonts import FONT_FORMATS, read_font_names
 from ghosts_render.archive.limits import check_limits
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
+from ghosts_render.archive.model import PlayerSettings
 from ghosts_render.archive.paths import resolve_write_target
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.errors import ArchiveError, ConfigError
@@ -48,10 +49,6 @@ CSP = (
 )
 TRANSCRIPT_PAGE_SIZE = 1000  # messages per transcript page (Telegram's export uses 1000)
 FONT_FAMILIES = ("ghosts-body", "ghosts-display")  # in the order the artist lists the fonts
-DEFAULT_LOST_TEXT = (
-    "connection lost. This link to the conversation has expired: links from the exhibition "
-    "only work on the day they were made."
-)
 NAV = (
     {"href": "about.html", "label": "background"},
     {"href": "transcript.html", "label": "transcript"},
@@ -137,12 +134,17 @@ def format_conversation_js(conversation: dict[str, Any]) -> str:
 
 
 def load_conversation(archive_dir: Path) -> dict[str, Any]:
-    """Read an archive's conversation.json and check all of it; raise ArchiveError if unplayable."""
+    """Read an archive's conversation.json and check all of it; raise ArchiveError if unplayable.
+
+    Its ``player`` comes back resolved: every setting present, defaults filled in (see
+    ``PlayerSettings.resolved``), which is what conversation.js and the pages carry.
+    """
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: point at a rendered archive")
     data = read_conversation(archive_dir)
     check_limits(data, archive_dir / "conversation.json")
     check_conversation(data, archive_dir)
+    data["player"] = PlayerSettings.from_json(data.get("player", {})).resolved()
     return data
 
 
@@ -182,10 +184,10 @@ def format_fonts_css(names: Sequence[str]) -> str:
 
 def render_qr_days(player: dict[str, Any]) -> list[tuple[str, QrCode]]:
     """Draw the link page's QR codes: one for public_url, or one per exhibition day (?day=)."""
-    url = player.get("public_url") or ""
+    url = player["public_url"]
     if not url:
         return []
-    if not player.get("day_key"):
+    if not player["day_key"]:
         return [("", render_qr(url))]
     first = date.fromisoformat(player["valid_from"])
     days = (date.fromisoformat(player["valid_until"]) - first).days + 1
@@ -217,7 +219,7 @@ def _base_context(conversation: dict[str, Any], page: str, fonts: bool) -> PageC
         webmanifest="site.webmanifest",
         generator=f"ghosts-render {__version__}",
         conversation=conversation,
-        player=conversation.get("player", {}),
+        player=conversation["player"],
     )
 
 
@@ -244,7 +246,7 @@ def render_pages(conversation: dict[str, Any], about_markdown: str, fonts: bool)
         "lost.html": render(
             "lost.html",
             "lost",
-            lost_text=conversation["player"].get("lost_text") or DEFAULT_LOST_TEXT,
+            lost_text=conversation["player"]["lost_text"],
         ),
     }
     for n, (name, first) in enumerate(pages_list):
@@ -330,7 +332,6 @@ def write_site(
     """
     archive_dir = Path(archive_dir)
     conversation = load_conversation(archive_dir)
-    conversation.setdefault("player", {})
     about_source = write_about_source(archive_dir, about, keep=keep)
     font_names = write_fonts(archive_dir, [Path(f) for f in fonts])
     about_markdown = (
@@ -338,7 +339,7 @@ def write_site(
         if about_source is not None
         else format_default_about(conversation, __version__)
     )
-    if not conversation["player"].get("public_url"):
+    if not conversation["player"]["public_url"]:
         log.info("no player.public_url: the link page (link.html) shows no QR code")
     files: dict[str, str | bytes] = {}
     files.update(render_pages(conversation, about_markdown, bool(font_names)))
