@@ -40,18 +40,8 @@ ROLES = {
     "artist": {"label": "artist", "side": "right", "color": "cyan"},
 }
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "best-practice"]
-LOST_TEXT = "connection lost. The afterworld of data is closed today."
-# Every player setting, as `ghosts-render site` resolves them into conversation.js.
-PLAYER = {
-    "max_messages": 100,
-    "sync": "clock",
-    "epoch": EPOCH,
-    "public_url": "",
-    "valid_from": "",
-    "valid_until": "",
-    "day_key": False,
-    "lost_text": LOST_TEXT,
-}
+# What a render writes: the optional settings left out, so the pages get Python's own defaults.
+PLAYER = {"max_messages": 100, "sync": "clock", "epoch": EPOCH}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
