@@ -16,7 +16,6 @@ from ghosts_render.archive.folder import (
     read_manifest,
     sha256_file,
 )
-from ghosts_render.archive.limits import list_limit_problems
 from ghosts_render.archive.paths import resolve_inside
 from ghosts_render.archive.rebuild import is_generated
 from ghosts_render.archive.schema import list_conversation_problems
@@ -30,8 +29,7 @@ def check_archive(archive_dir: Path) -> list[str]:
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: give the archive folder (e.g. output)")
     conversation = read_conversation(archive_dir)
-    problems = list_limit_problems(conversation)
-    problems += list_conversation_problems(conversation, archive_dir)
+    problems = list_conversation_problems(conversation, archive_dir)
     manifest = read_manifest(archive_dir)
     changed, file_problems = list_file_problems(archive_dir, manifest)
     problems += file_problems

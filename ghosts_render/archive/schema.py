@@ -15,6 +15,10 @@ from ghosts_render.archive.paths import list_url_path_problems, resolve_file_ins
 from ghosts_render.errors import ArchiveError
 
 SIDES = ("left", "right")
+# A single 20 MB message made every page that shows it take many seconds to load (the player and
+# the transcript lay out the whole text). Rendered texts are far shorter: GPT-2 writes at most its
+# context (1024 tokens, a few thousand characters) per message.
+MAX_TEXT_CHARS = 10_000  # characters in one message's text (docs/archive-format.md, Safety)
 MAX_LISTED = 12  # problems spelled out in one error; the rest are counted
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ids become HTML ids and URL fragments
 
@@ -69,8 +73,14 @@ def _message_problems(msg: Any, where: str, roles: dict[str, Any], archive_dir: 
     if msg.get("sender") not in roles:
         sender = msg.get("sender")
         problems.append(f"{where}: sender {sender!r} is not one of the roles {list(roles)}")
-    if not isinstance(msg.get("text"), str):
+    text = msg.get("text")
+    if not isinstance(text, str):
         problems.append(f"{where}: 'text' should be a string (it may be empty)")
+    elif len(text) > MAX_TEXT_CHARS:
+        problems.append(
+            f"{where}: 'text' has {len(text)} characters, more than the {MAX_TEXT_CHARS} a "
+            "message may hold; shorten it"
+        )
     for key in ("writing_at", "at"):
         if not _is_int(msg.get(key)) or msg[key] < 0:
             problems.append(f"{where}: '{key}' should be a whole number of milliseconds >= 0")

@@ -31,7 +31,6 @@ from ghosts_render.archive.about import (
 )
 from ghosts_render.archive.folder import hash_archive_file, read_conversation
 from ghosts_render.archive.fonts import FONT_FORMATS, read_font_names
-from ghosts_render.archive.limits import check_limits
 from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, render_qr
 from ghosts_render.archive.model import PlayerSettings
 from ghosts_render.archive.paths import resolve_write_target
@@ -142,7 +141,6 @@ def load_conversation(archive_dir: Path) -> dict[str, Any]:
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: point at a rendered archive")
     data = read_conversation(archive_dir)
-    check_limits(data, archive_dir / "conversation.json")
     check_conversation(data, archive_dir)
     data["player"] = PlayerSettings.from_json(data.get("player", {})).resolved()
     return data
