@@ -237,15 +237,27 @@ def _build(cls: type, table: Any, where: str, problems: list[str], **fixed: Any)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """Parse a config file: 1 MiB at most is read (`--config /dev/zero` ends); nesting bounded."""
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(rules.MAX_TEXT_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist: check --config") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML: {e}") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    if len(raw) > rules.MAX_TEXT_FILE_BYTES:
+        raise ConfigError(
+            f"{path} is larger than {rules.MAX_TEXT_FILE_BYTES >> 20} MiB, too large for a config "
+            "file: check --config"
+        )
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {e.start}): save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path} is not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path} nests arrays or tables too deeply to be a config") from None
 
 
 def load_config(

@@ -337,3 +337,17 @@ def test_dry_run_estimates_are_right_for_small_renders(tmp_path, monkeypatch):
     assert 100 <= full["expected_runs"] <= 106  # 2000 turns in runs of 15-25
     assert 9 < full["expected_hours"] < 10.5
     assert abs(full["expected_minutes"] - full["expected_hours"] * 60) < 1
+
+
+def test_an_endless_or_deeply_nested_config_file_is_one_line(tmp_path):
+    # the file is read at most 1 MiB deep, so a device such as /dev/zero cannot fill memory
+    big = write(tmp_path, "# padding\n" * 200_000 + 'title = "big"\n')
+    with pytest.raises(ConfigError, match="larger than 1 MiB, too large for a config file"):
+        load_config(big)
+    deep = write(tmp_path, "a = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nests arrays or tables too deeply"):
+        load_config(deep)
+    latin = write(tmp_path, "")
+    latin.write_bytes(b'title = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 12\)"):
+        load_config(latin)

@@ -330,6 +330,8 @@ def test_a_damaged_manifest_or_a_deeply_nested_conversation_is_one_line(tmp_path
     manifest["files"] = list(manifest["files"])
     (out / "manifest.json").write_text(json.dumps(manifest))
     one_line(cli("check", out), "manifest.json", '"files"')
+    # site cannot rebuild from that manifest, so its advice must not be "run site"
+    one_line(cli("site", out), "manifest.json", '"files"', "delete it and run")
     (out / "conversation.json").write_text("[" * 100_000 + "]" * 100_000)
     one_line(cli("check", out), "conversation.json", "nested too deeply")
     one_line(cli("site", out), "conversation.json", "nested too deeply")
@@ -366,6 +368,27 @@ def test_a_message_text_over_the_maximum_is_one_line(tmp_path: Path) -> None:
     (out / "conversation.json").write_text(dump_json(doc))
     one_line(cli("check", out), "message #1", "10001 characters", "10000")
     one_line(cli("site", out), "message #1", "10001 characters", "10000")
+
+
+def test_site_that_cannot_write_is_one_line_and_a_rerun_finishes(tmp_path: Path) -> None:
+    out = make_archive(tmp_path / "show")
+    doc = json.loads((out / "conversation.json").read_text())
+    doc["messages"][0]["text"] = "curated"
+    (out / "conversation.json").write_text(dump_json(doc))
+
+    def full_disk() -> None:  # every write over 100 bytes fails EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "ghosts_render", "site", str(out)],
+        capture_output=True, text=True, preexec_fn=full_disk, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]  # after site's notes (no public_url, ...)
+    assert last.startswith("ghosts-render: error: cannot write") and "`ghosts-render site`" in last
+    assert cli("site", out).exit_code == 0
+    assert "curated" in (out / "conversation.js").read_text()
+    assert cli("check", out).exit_code == 0
 
 
 # --------------------------------------------------------------------------- 7-8. renders

@@ -104,14 +104,18 @@ def read_manifest(archive_dir: Path) -> dict[str, Any]:
     data = read_archive_json(archive_dir, "manifest.json")
     where = archive_dir / "manifest.json"
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise ArchiveError(f"{where} is not a ghosts-render manifest")
+        raise ArchiveError(
+            f"{where} is not a ghosts-render manifest: restore it, or delete it and run "
+            "`ghosts-render site` on the archive to write a new one"
+        )
     files = data.get("files", {})
     if not isinstance(files, dict) or not all(
         isinstance(m, dict) and isinstance(m.get("sha256"), str) for m in files.values()
     ):
         raise ArchiveError(
             f'{where} is damaged: its "files" should map each path to its size and sha256; '
-            "restore it, or run `ghosts-render site` on the archive to write a new one"
+            "restore it, or delete it and run `ghosts-render site` on the archive to write a new "
+            "one (which regenerates every player page, hand edits included)"
         )
     return data
 

@@ -56,8 +56,14 @@ def rebuild_site(archive_dir: Path) -> None:
     else:
         log.warning("%s has no manifest.json; writing one with no render provenance", archive_dir)
         provenance = Manifest(edited=True)
-    write_site(archive_dir, keep=keep)
-    write_manifest(archive_dir, provenance)
+    try:
+        write_site(archive_dir, keep=keep)
+        write_manifest(archive_dir, provenance)
+    except OSError as e:  # a read-only folder, a full disk: what is written is whole (atomic)
+        raise ArchiveError(
+            f"cannot write {e.filename or archive_dir} ({e.strerror or e}): make the archive "
+            "folder writable or free some disk space, then run `ghosts-render site` again"
+        ) from None
     if curated:
         log.info("conversation.json was edited after the render; the manifest now says so")
     kept = sorted(rel for rel in keep if is_generated(rel))
