@@ -32,7 +32,7 @@ from ghosts_render.render.selfies.encode import (
 )
 
 if TYPE_CHECKING:
-    import torch
+    from ghosts_render.render.selfies.stylegan import Generator
 
 SELFIE_DIR = "media/selfies"  # inside the archive
 # On CPU, big batches stop paying (measured on the 256² demo network, 2 cores: batch 1, 2 and 4
@@ -102,7 +102,7 @@ def _check_roles(jobs: Sequence[SelfieJob], cfg: RunConfig) -> dict[str, RoleCon
     return roles
 
 
-def load_role_network(role: RoleConfig, device: str) -> torch.nn.Module:
+def load_role_network(role: RoleConfig, device: str) -> Generator:
     """Load a role's selfie network; failures name the role and its config key."""
     from ghosts_render.render.selfies.stylegan import load_network
 
@@ -140,7 +140,7 @@ def check_role_class(role: RoleConfig, c_dim: int) -> None:
     check_class(c_dim, role_class(role), option, Path(role.selfies))
 
 
-def load_network_identity(path: Path, G: torch.nn.Module) -> dict[str, Any]:
+def load_network_identity(path: Path, G: Generator) -> dict[str, Any]:
     """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
     return {
         "path": str(path),
@@ -152,7 +152,7 @@ def load_network_identity(path: Path, G: torch.nn.Module) -> dict[str, Any]:
 
 
 def generate_selfie_batches(
-    G: torch.nn.Module,
+    G: Generator,
     seeds: Sequence[int],
     truncation_psi: float,
     noise_mode: str,
@@ -245,7 +245,7 @@ def _load_roles(
     archive_dir: Path,
     settings: EncodeSettings,
     tally: _Tally,
-) -> tuple[dict[str, dict[str, Any]], list[tuple[str, torch.nn.Module, list[int], set[int]]]]:
+) -> tuple[dict[str, dict[str, Any]], list[tuple[str, Generator, list[int], set[int]]]]:
     """Load each role's network, count its complete selfies; return identities and what is left."""
     networks, todo = {}, []
     for role, seeds in plan_role_seeds(jobs).items():
