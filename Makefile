@@ -14,9 +14,10 @@ render: install
 # pytest exits 5 when it collected no tests: a failure here, said in words.
 NO_TESTS = || { rc=$$?; [ $$rc -ne 5 ] || echo "make: pytest collected no tests" >&2; exit $$rc; }
 
-## test: install everything (Chromium included) and run the whole test suite
+## test: install everything (Chromium included), run the whole test suite, then lint
 test: install-test chromium
 	$(BIN)/python -m pytest $(NO_TESTS)
+	@$(MAKE) --no-print-directory lint
 
 ## fast: the suite without browser tests
 fast: install-test
@@ -26,7 +27,7 @@ fast: install-test
 browser: install-test chromium
 	$(BIN)/python -m pytest -m browser $(NO_TESTS)
 
-## lint: ruff (checks and formatting) and mypy; .ci/run runs it with make test
+## lint: ruff (checks and formatting) and mypy over the whole package; part of make test
 lint: install-test
 	$(BIN)/ruff check ghosts_render tests scripts
 	$(BIN)/ruff format --check ghosts_render tests scripts
@@ -36,7 +37,7 @@ fix: install-test
 	$(BIN)/ruff check --fix ghosts_render tests scripts
 	$(BIN)/ruff format ghosts_render tests scripts
 
-all: lint test
+all: test
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
