@@ -10,16 +10,16 @@ import pytest
 import torch
 from tiny_gpt2 import build_gpt2, corpus_lines, train_bpe, write_tokenizer
 
+from ghosts_render.bench.naive_text import generate_naive
 from ghosts_render.config import DEFAULT_ROLES, DEMO_TEXT_MODEL, RoleConfig, RunConfig, TextConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.text import stage as text_stage
 from ghosts_render.render.text.parse import compile_patterns, parse_first_piece
-from ghosts_render.render.text.runs import plan_run
+from ghosts_render.render.text.runs import RunProgress, TextProgress, plan_run
 from ghosts_render.render.text.stage import (
     RowSampler,
     TextMessage,
     generate_conversation,
-    generate_naive,
     load_text_model,
 )
 
@@ -120,23 +120,30 @@ def test_a_message_text_does_not_depend_on_its_batch_mates(tiny):
     assert text_stage.generate_rows(tiny, cfg, [other_attempt], stats) != alone
 
 
+def _saved(states: list[dict]):
+    """Return an on_round that keeps each round's progress as a resume file would hold it."""
+    return lambda progress: states.append(json.loads(json.dumps(progress.to_json())))
+
+
 def test_resume_from_a_saved_round_gives_the_same_conversation(tiny):
     cfg = _cfg(turns=30, temperature=1.5, top_k=0, top_p=1.0, max_attempts=8)
     states: list[dict] = []
-    whole = generate_conversation(tiny, cfg, on_round=states.append)
+    whole = generate_conversation(tiny, cfg, on_round=_saved(states))
     assert len(states) == whole.stats.rounds >= 3
+    assert [s["stats"]["rounds"] for s in states] == list(range(1, len(states) + 1))
 
     class Stop(Exception):
         pass
 
-    def stop_after_two(state):
-        if state["stats"]["rounds"] == 2:
-            saved.append(json.loads(json.dumps(state)))  # as a checkpoint file would hold it
+    def stop_after_two(progress):
+        if progress.stats["rounds"] == 2:
+            _saved(saved)(progress)
             raise Stop
 
     saved: list[dict] = []
     with pytest.raises(Stop):
         generate_conversation(tiny, cfg, on_round=stop_after_two)
+    assert saved[0]["runs"] == states[1]["runs"]
     resumed = generate_conversation(tiny, cfg, state=saved[0])
     assert resumed.messages == whole.messages
     assert resumed.stats.rounds == whole.stats.rounds
@@ -147,11 +154,14 @@ def test_resume_from_a_saved_round_gives_the_same_conversation(tiny):
 
 def test_resume_with_another_seed_is_refused(tiny):
     states: list[dict] = []
-    generate_conversation(tiny, _cfg(turns=12), on_round=states.append)
+    generate_conversation(tiny, _cfg(turns=12), on_round=_saved(states))
     with pytest.raises(StageError, match="--fresh"):
         generate_conversation(tiny, _cfg(turns=12, seed=99), state=states[0])
     with pytest.raises(StageError, match="another version"):
         generate_conversation(tiny, _cfg(turns=12), state={"format": "something else"})
+    damaged = {**states[0], "runs": [{"length": 3}]}
+    with pytest.raises(StageError, match="damaged.*--fresh"):
+        generate_conversation(tiny, _cfg(turns=12), state=damaged)
 
 
 def test_runs_that_end_early_are_filled_by_later_runs(tiny):
@@ -197,31 +207,20 @@ def test_a_tag_format_the_model_never_writes_is_a_clear_error(tiny):
 def test_best_of_prefers_a_valid_candidate_that_does_not_repeat_the_run(tiny):
     cfg = _cfg(best_of=3)
     patterns = compile_patterns("[{role}]", "[image]")
-    run = {
-        "length": 9,
-        "attempt": 2,
-        "ended_early": False,
-        "messages": [{"raw": "[artist] Are you there?"}, {"raw": "[scientist] I am here."}],
-    }
-    state = {"runs": [run], "stats": {"retries": 0, "runs_ended_early": 0}}
-    outputs = ["no tag", "[scientist] I am here.", "[artist] Hello."]
-    pieces = [parse_first_piece(t, patterns) for t in outputs]
-    text_stage._apply_outputs(tiny, cfg, state, 0, outputs, pieces)
-    assert run["messages"][-1]["raw"] == "[artist] Hello." and run["attempt"] == 0
-    outputs = ["[foo] x", "[scientist] I am here.", "nothing"]
-    text_stage._apply_outputs(
-        tiny, cfg, state, 0, outputs, [parse_first_piece(t, patterns) for t in outputs]
-    )
-    assert run["messages"][-1]["raw"] == "[scientist] I am here."  # a repeat beats nothing
-    text_stage._apply_outputs(
-        tiny,
-        cfg,
-        state,
-        0,
-        ["[foo] x", "y"],
-        [parse_first_piece(t, patterns) for t in ["[foo] x", "y"]],
-    )
-    assert run["attempt"] == 1 and state["stats"]["retries"] == 1 and not run["ended_early"]
+    said = [{"raw": "[artist] Are you there?"}, {"raw": "[scientist] I am here."}]
+    progress = TextProgress(cfg, [RunProgress(9, said, attempt=2)], {"retries": 0})
+    run = progress.runs[0]
+
+    def apply(outputs):
+        pieces = [parse_first_piece(t, patterns) for t in outputs]
+        text_stage._apply_outputs(tiny, cfg, progress, 0, outputs, pieces)
+
+    apply(["no tag", "[scientist] I am here.", "[artist] Hello."])
+    assert run.messages[-1]["raw"] == "[artist] Hello." and run.attempt == 0
+    apply(["[foo] x", "[scientist] I am here.", "nothing"])
+    assert run.messages[-1]["raw"] == "[scientist] I am here."  # a repeat beats nothing
+    apply(["[foo] x", "y"])
+    assert run.attempt == 1 and progress.stats["retries"] == 1 and not run.ended_early
 
 
 def test_best_of_conversations_are_complete_and_deterministic(tiny):
@@ -236,13 +235,13 @@ def test_best_of_conversations_are_complete_and_deterministic(tiny):
 def test_prompt_keeps_the_newest_tokens_that_leave_room_to_write(tiny):
     cfg = _cfg(memory=50, max_new_tokens=64)
     long = [{"raw": f"[artist] I made drawing number {i} of the room."} for i in range(40)]
-    ids = text_stage._prompt_ids(tiny, cfg.text, {"messages": long})
+    ids = text_stage._prompt_ids(tiny, cfg.text, long)
     assert len(ids) == tiny.n_positions - 64
     tail = tiny.tokenizer.encode(
         "[artist] I made drawing number 39 of the room.\n", add_special_tokens=False
     )
     assert ids[-len(tail) :] == tail
-    short = text_stage._prompt_ids(tiny, cfg.text, {"messages": long[:1]})
+    short = text_stage._prompt_ids(tiny, cfg.text, long[:1])
     assert tiny.tokenizer.decode(short) == long[0]["raw"] + "\n"
 
 

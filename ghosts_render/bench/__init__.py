@@ -35,6 +35,7 @@ def run_bench(
     """Yield the benchmark's report lines as each measurement finishes."""
     import torch
 
+    from ghosts_render.bench.naive_text import generate_naive
     from ghosts_render.render.text import stage as text
 
     device = resolve_device(device)
@@ -54,7 +55,7 @@ def run_bench(
     )
     yield f"text model: {model_dir}"
     lm = text.load_text_model(model_dir, None, device)
-    naive = text.generate_naive(lm, cfg, min(naive_turns, turns))
+    naive = generate_naive(lm, cfg, min(naive_turns, turns))
     naive_n = min(naive_turns, turns)
     lock = text.generate_conversation(lm, cfg).stats
     lines = []

@@ -16,6 +16,7 @@ from ghosts_render.config import RunConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.text.load import TextModel
 from ghosts_render.render.text.parse import Piece, compile_patterns, parse_first_piece
+from ghosts_render.render.text.stage import TextStats
 
 NAIVE_MAX_LENGTH = 128  # the original's total tokens per call, prompt included
 NAIVE_BEST_OF = 2  # the original's candidates per call (one kept at random)
@@ -29,8 +30,8 @@ STAT_KEYS = (
 )
 
 
-def run_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> dict[str, Any]:
-    """Generate ``n_messages`` as the original did; return the TextStats fields.
+def generate_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> TextStats:
+    """Generate ``n_messages`` as the original did, for the benchmark; return its stats.
 
     One message per call at batch 1: two samples of ``max_length=128`` tokens (prompt included)
     from transformers' own sampling, no early stop, one sample picked at random, its first
@@ -70,7 +71,7 @@ def run_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> dict[str, An
             else:
                 memory = [*memory, piece.raw][-cfg.text.memory :]
                 done, run_left, attempt = done + 1, run_left - 1, 0
-    return {**stats, "seconds": time.perf_counter() - started}
+    return TextStats(**stats, seconds=time.perf_counter() - started)
 
 
 def _deal(deck: list[str], cfg: RunConfig, rng: random.Random) -> str:

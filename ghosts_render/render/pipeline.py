@@ -276,7 +276,7 @@ def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report
                 model,
                 cfg,
                 state=state,
-                on_round=lambda s: write_json(progress_path, s),
+                on_round=lambda p: write_json(progress_path, p.to_json()),
                 on_progress=update,
             )
         messages = result.messages

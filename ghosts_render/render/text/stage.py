@@ -15,7 +15,6 @@ random); and a message is retried at most ``max_attempts`` times.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,33 +24,19 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from ghosts_render.bench.naive_text import run_naive
 from ghosts_render.config import RunConfig, TextConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.text.load import TextModel, load_text_model
-from ghosts_render.render.text.parse import Piece, compile_patterns, parse_first_piece, parse_piece
-from ghosts_render.render.text.runs import (
-    STATE_FORMAT,
-    STATE_VERSION,
-    count_silent_runs,
-    draw_uniforms,
-    format_prompt,
-    hash_text_settings,
-    plan_message_order,
-    plan_needs,
-    plan_new_run,
-    plan_run,
-    plan_state,
-    run_finished,
-)
+from ghosts_render.render.text.parse import Piece, compile_patterns, parse_first_piece
+from ghosts_render.render.text.runs import TextProgress, draw_uniforms, format_prompt
 
 __all__ = [
     "TextMessage",
     "TextModel",
     "TextResult",
     "TextStats",
+    "TextProgress",
     "generate_conversation",
-    "generate_naive",
     "load_text_model",
 ]
 
@@ -128,92 +113,33 @@ def generate_conversation(
     cfg: RunConfig,
     *,
     state: dict | None = None,
-    on_round: Callable[[dict], None] | None = None,
+    on_round: Callable[[TextProgress], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> TextResult:
-    """Generate exactly ``cfg.turns`` messages; resume from a ``state`` given to ``on_round``."""
+    """Generate exactly ``cfg.turns`` messages.
+
+    ``on_round`` gets the progress after every round (its ``to_json()`` is what ``state``
+    resumes from; it must not change it); ``on_progress`` gets the messages done so far.
+    """
     started = time.perf_counter()
-    state = _start_state(cfg, state)
-    stats = state["stats"]
-    seconds_before = stats["seconds"]
+    progress = TextProgress.start(cfg) if state is None else TextProgress.from_json(cfg, state)
+    seconds_before = progress.stats["seconds"]
     patterns = compile_patterns(cfg.text.role_format, cfg.text.image_tag)
-    _activate_runs(cfg, state, patterns)
     if on_progress is not None:
-        on_progress(_messages_done(state, cfg.turns))
+        on_progress(progress.count_done())
     with torch.inference_mode():
-        while active := _active_runs(state, cfg.turns):
-            _generate_round(model, cfg, state, patterns, active)
-            _activate_runs(cfg, state, patterns)
-            _check_silent_runs(model, cfg, state)
-            stats["rounds"] += 1
-            stats["seconds"] = seconds_before + time.perf_counter() - started
+        while progress.active:
+            _generate_round(model, cfg, progress, patterns)
+            progress.end_round()
+            _check_silent_runs(model, cfg, progress)
+            progress.stats["seconds"] = seconds_before + time.perf_counter() - started
             if on_progress is not None:
-                on_progress(_messages_done(state, cfg.turns))
+                on_progress(progress.count_done())
             if on_round is not None:
-                on_round(copy.deepcopy(state))
-    stats["seconds"] = seconds_before + time.perf_counter() - started
-    messages = [
-        TextMessage(
-            run=r,
-            sender=m["sender"],
-            text=m["text"],
-            raw=m["raw"],
-            selfie=m["selfie"],
-            new_run=m["new_run"],
-        )
-        for r, m in plan_message_order(state["runs"], cfg.turns)
-    ]
-    return TextResult(messages=messages, stats=TextStats(**stats))
-
-
-def _start_state(cfg: RunConfig, state: dict | None) -> dict[str, Any]:
-    if state is None:
-        return plan_state(cfg)
-    if not isinstance(state, dict) or (state.get("format"), state.get("version")) != (
-        STATE_FORMAT,
-        STATE_VERSION,
-    ):
-        raise StageError(
-            "the saved text progress was written by another version of ghosts-render: "
-            "start over with --fresh"
-        )
-    if state.get("fingerprint") != hash_text_settings(cfg):
-        raise StageError(
-            "the saved text progress was made with another seed or other [text] settings: "
-            "restore them, or start over with --fresh"
-        )
-    return copy.deepcopy(state)
-
-
-def _message(piece: Piece, new_run: bool) -> dict[str, Any]:
-    return {
-        "sender": piece.sender,
-        "text": piece.text,
-        "raw": piece.raw,
-        "selfie": piece.selfie,
-        "new_run": new_run,
-    }
-
-
-def _activate_runs(cfg: RunConfig, state: dict[str, Any], patterns: Any) -> None:
-    """Open planned runs (each with its prompt) until the runs can fill every turn."""
-    while plan_needs(state["runs"], cfg.turns)[1] < cfg.turns:
-        plan = plan_run(cfg, len(state["runs"]))
-        state["runs"].append(plan_new_run(plan, _message(parse_piece(plan.prompt, patterns), True)))
-
-
-def _active_runs(state: dict[str, Any], turns: int) -> list[int]:
-    needs, _ = plan_needs(state["runs"], turns)
-    return [
-        i
-        for i, run in enumerate(state["runs"])
-        if not run_finished(run) and len(run["messages"]) < needs[i]
-    ]
-
-
-def _messages_done(state: dict[str, Any], turns: int) -> int:
-    needs, _ = plan_needs(state["runs"], turns)
-    return sum(min(len(run["messages"]), n) for run, n in zip(state["runs"], needs, strict=True))
+                on_round(progress)
+    progress.stats["seconds"] = seconds_before + time.perf_counter() - started
+    messages = [TextMessage(run=r, **m) for r, m in progress.list_messages()]
+    return TextResult(messages=messages, stats=TextStats(**progress.stats))
 
 
 def _max_new_tokens(model: TextModel, text: TextConfig) -> int:
@@ -221,33 +147,32 @@ def _max_new_tokens(model: TextModel, text: TextConfig) -> int:
     return max(1, min(text.max_new_tokens, model.n_positions // 2))
 
 
-def _prompt_ids(model: TextModel, text: TextConfig, run: dict[str, Any]) -> list[int]:
+def _prompt_ids(model: TextModel, text: TextConfig, messages: list[dict[str, Any]]) -> list[int]:
     """Tokenize a run's prompt (no BOS), keeping the newest tokens that leave room to write."""
-    ids = model.tokenizer.encode(format_prompt(run, text.memory), add_special_tokens=False)
+    ids = model.tokenizer.encode(format_prompt(messages, text.memory), add_special_tokens=False)
     budget = model.n_positions - _max_new_tokens(model, text)
     return ids[-budget:]
 
 
 def _generate_round(
-    model: TextModel, cfg: RunConfig, state: dict[str, Any], patterns: Any, active: list[int]
+    model: TextModel, cfg: RunConfig, progress: TextProgress, patterns: Any
 ) -> None:
     """Generate one message (``best_of`` candidates) for every active run and apply them."""
+    active = progress.active
+    n = cfg.text.best_of
     rows = []
     for r in active:
-        run = state["runs"][r]
-        ids = _prompt_ids(model, cfg.text, run)
-        rows += [
-            _Row(r, len(run["messages"]), run["attempt"], c, ids) for c in range(cfg.text.best_of)
-        ]
+        run = progress.runs[r]
+        ids = _prompt_ids(model, cfg.text, run.messages)
+        rows += [_Row(r, len(run.messages), run.attempt, c, ids) for c in range(n)]
     size = cfg.text.batch_size or len(rows)
     texts: list[str] = []
     for start in range(0, len(rows), size):
-        texts += generate_rows(model, cfg, rows[start : start + size], state["stats"])
-    n = cfg.text.best_of
+        texts += generate_rows(model, cfg, rows[start : start + size], progress.stats)
     for i, r in enumerate(active):
         outputs = texts[i * n : (i + 1) * n]
         pieces = [parse_first_piece(t, patterns) for t in outputs]
-        _apply_outputs(model, cfg, state, r, outputs, pieces)
+        _apply_outputs(model, cfg, progress, r, outputs, pieces)
 
 
 def generate_rows(
@@ -298,52 +223,40 @@ def _decode_new(model: TextModel, new: list[int], stats: dict[str, Any]) -> str:
 def _apply_outputs(
     model: TextModel,
     cfg: RunConfig,
-    state: dict[str, Any],
+    progress: TextProgress,
     r: int,
     outputs: list[str],
     pieces: list[Piece | None],
 ) -> None:
     """Keep the best candidate; else retry the message, or end the run when no tag was written."""
-    run = state["runs"][r]
     roles = cfg.role_names()
     valid = [p for p in pieces if p is not None and p.is_valid(roles)]
     if valid:
-        recent = {m["raw"] for m in run["messages"][-RECENT_MESSAGES:]}
+        recent = {m["raw"] for m in progress.runs[r].messages[-RECENT_MESSAGES:]}
         fresh = [p for p in valid if p.raw not in recent]
-        run["messages"].append(_message((fresh or valid)[0], False))
-        run["attempt"] = 0
+        progress.add_message(r, (fresh or valid)[0])
     elif any(p is not None for p in pieces):
-        run["attempt"] += 1
-        state["stats"]["retries"] += 1
-        if run["attempt"] >= cfg.text.max_attempts:
+        attempts = progress.retry(r)
+        if attempts >= cfg.text.max_attempts:
             bad = next(p for p in pieces if p is not None)
             raise StageError(
                 f"the text model at {model.path} wrote no message from a known role "
-                f"({', '.join(roles)}) in {run['attempt']} attempts for run {r} (last: "
+                f"({', '.join(roles)}) in {attempts} attempts for run {r} (last: "
                 f"{bad.raw[:60]!r}): check text.role_format and the [roles] tables match how "
                 "the model was trained"
             )
     else:
-        run["ended_early"] = True
-        run["last_output"] = outputs[0][:80]
-        state["stats"]["runs_ended_early"] += 1
+        progress.end_early(r, outputs[0])
 
 
-def _check_silent_runs(model: TextModel, cfg: RunConfig, state: dict[str, Any]) -> None:
+def _check_silent_runs(model: TextModel, cfg: RunConfig, progress: TextProgress) -> None:
     """Stop with a clear error when the model keeps writing no role tag at all."""
     limit = cfg.text.max_attempts
-    if count_silent_runs(state["runs"]) < limit:
+    if not progress.has_silent_streak(limit):
         return
-    example = next(
-        (run.get("last_output", "") for run in reversed(state["runs"]) if run["ended_early"]), ""
-    )
+    example = next((run.last_output for run in reversed(progress.runs) if run.ended_early), "")
     raise StageError(
         f"the text model at {model.path} wrote no role tag like "
         f"{cfg.text.role_format.format(role=cfg.role_names()[0])!r} in {limit} runs in a row "
         f"(it wrote e.g. {example!r}): check text.role_format matches how the model was trained"
     )
-
-
-def generate_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> TextStats:
-    """Generate ``n_messages`` as the original did (batch 1, 2 x 128 tokens), for the benchmark."""
-    return TextStats(**run_naive(model, cfg, n_messages))
