@@ -33,8 +33,12 @@ def test_kill_9_in_text_then_in_selfies_then_the_same_command_gives_the_same_arc
     out = tmp_path / "out"
     work = Path(str(out) + ".partial")
     selfies = work / "archive" / "media" / "selfies"
-    text_progress = work / "state" / "text-progress.json"  # from the text's first round to its last
-    kill_when(start_render(out, *ARGS, cwd=tmp_path), text_progress.exists)
+    texts = work / "state" / "text"
+
+    def saving_text() -> bool:  # from the text's first round to its last
+        return texts.is_dir() and any(texts.glob("*.progress.json"))
+
+    kill_when(start_render(out, *ARGS, cwd=tmp_path), saving_text)
     assert not out.exists()
     kill_when(
         start_render(out, *ARGS, cwd=tmp_path),

@@ -289,3 +289,34 @@ def test_the_shipped_demo_model_writes_a_conversation_with_the_defaults():
     assert {m.sender for m in generated} == {"artist", "scientist"}
     assert any(m.selfie for m in generated)
     assert result.stats.retries + result.stats.runs_ended_early <= 6
+
+
+def test_a_render_that_failed_late_keeps_its_text_for_other_selfie_and_pacing_settings(
+    tmp_path, caplog
+):
+    from ghosts_render.archive.folder import partial_dir
+    from ghosts_render.config import load_config
+    from ghosts_render.errors import GhostsError
+    from ghosts_render.render import pipeline
+
+    cfg = load_config(None, turns=16, seed=2, device="cpu")  # selfies at messages 1, 10, 13
+    broken = tmp_path / "broken.pkl"
+    broken.write_bytes(b"not a network")
+    roles = tuple(dataclasses.replace(r, selfies=str(broken)) for r in cfg.roles)
+    out = tmp_path / "out"
+    with pytest.raises(GhostsError):  # the selfie stage fails, after the text stage
+        pipeline.run(dataclasses.replace(cfg, roles=roles), out, quiet=True)
+    (done,) = (partial_dir(out) / "state" / "text").iterdir()
+    written = done.stat().st_mtime_ns
+    paced = dataclasses.replace(cfg, pacing=dataclasses.replace(cfg.pacing, base_time=4.0))
+    with caplog.at_level("INFO", logger="ghosts_render.render.pipeline"):
+        with pytest.raises(GhostsError):  # another config: the work is redone, but not the text
+            pipeline.run(dataclasses.replace(paced, roles=roles), out, quiet=True)
+        assert done.stat().st_mtime_ns == written
+        assert "text: 16 messages from an earlier try" in caplog.text
+        caplog.clear()
+        report = pipeline.run(paced, out, quiet=True)
+    assert "text: 16 messages from an earlier try" in caplog.text and report.resumed
+    fresh = pipeline.run(paced, tmp_path / "fresh", quiet=True)
+    conversation = (out / "conversation.json").read_bytes()
+    assert conversation == (fresh.out / "conversation.json").read_bytes()

@@ -161,16 +161,7 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
     report.seconds["load"] = time.perf_counter() - t0
     try:
         with open_work_dir(out, fingerprint, fresh) as work:
-            report.resumed = (work / "state" / "text-progress.json").exists() or (
-                work / "state" / "text.json"
-            ).exists()
-            try:
-                messages = _run_text(model, cfg, work, progress, report)
-            except GhostsError:
-                # The text stage fails only on what the model writes, the same on every try
-                # with this fingerprint: its state is worth nothing, so leave no trace.
-                shutil.rmtree(work, ignore_errors=True)
-                raise
+            messages = _run_text(model, cfg, work, progress, report)
             del model
             archive = work / "archive"
             selfies, sounds = _render_media(cfg, messages, archive, device, progress, report)
@@ -260,30 +251,64 @@ def _already_rendered(out: Path, fingerprint: str) -> bool:
 
 
 def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report: RenderReport):
-    from ghosts_render.render.text import stage as text_stage
+    """Return the conversation's messages: generated, or reused from an earlier try.
 
-    done_path = work / "state" / "text.json"
-    progress_path = work / "state" / "text-progress.json"
+    The text's files in ``work/state/text/`` are named by ``hash_text_render`` (text settings,
+    seed, roles, turns, text model, tool version), not by the render's fingerprint, so a render
+    that failed late and runs again with other selfie, sound, pacing or player settings reuses
+    the finished text. ``KEY.progress.json`` is saved during the stage and ``KEY.json`` holds
+    its result.
+    """
+    from ghosts_render.render.text import stage as text_stage
+    from ghosts_render.render.text.runs import hash_text_render
+
+    key = hash_text_render(cfg, model.identity())
+    done_path = work / "state" / "text" / f"{key}.json"
+    progress_path = done_path.with_name(f"{key}.progress.json")
     t = time.perf_counter()
     if done_path.is_file():
         data = read_json(done_path, "render state")
         messages = [text_stage.TextMessage(**m) for m in data["messages"]]
-        log.info("text: %d messages from the unfinished render", len(messages))
+        report.resumed = True
+        log.info("text: %d messages from an earlier try of this render", len(messages))
     else:
-        state = read_json(progress_path, "render state") if progress_path.is_file() else None
-        with progress.bar("text", cfg.turns, "msg") as update:
-            result = text_stage.generate_conversation(
-                model,
-                cfg,
-                state=state,
-                on_round=lambda p: write_json(progress_path, p.to_json()),
-                on_progress=update,
-            )
+        report.resumed = progress_path.is_file()
+        try:
+            state = read_json(progress_path, "render state") if report.resumed else None
+            with progress.bar("text", cfg.turns, "msg") as update:
+                result = text_stage.generate_conversation(
+                    model, cfg, state=state, on_round=_saver(progress_path), on_progress=update
+                )
+        except GhostsError:
+            # The stage fails on what the model writes, the same on every try with this key, or
+            # on a damaged progress file: either way its progress is worth nothing.
+            progress_path.unlink(missing_ok=True)
+            raise
         messages = result.messages
         write_json(done_path, {"messages": [_message_record(m) for m in messages]})
         progress_path.unlink(missing_ok=True)
     report.seconds["text"] = time.perf_counter() - t
     return messages
+
+
+SAVE_SHARE = 0.05  # at most this share of the text stage's time goes into saving its progress
+
+
+def _saver(path: Path) -> Callable[[Any], None]:
+    """Return an ``on_round`` that saves the text progress after the first round, then whenever
+    the time since the last save is at least 1/SAVE_SHARE times what that save took, so a long
+    render's growing progress file costs it a steady share, not a square of its length."""
+    last = {"end": 0.0, "took": 0.0}
+
+    def save(text_progress: Any) -> None:
+        start = time.perf_counter()
+        if start - last["end"] < last["took"] / SAVE_SHARE:
+            return
+        write_json(path, text_progress.to_json())
+        end = time.perf_counter()
+        last.update(end=end, took=end - start)
+
+    return save
 
 
 def _message_record(m: Any) -> dict[str, Any]:

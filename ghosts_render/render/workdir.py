@@ -29,6 +29,7 @@ WORK_FORMAT = "ghosts-render/work 1"
 MARKER = "ghosts-render-work.txt"
 LOCK = "lock"
 _KEEP = {MARKER, LOCK}
+TEXT_STATE = Path("state/text")  # the text stage's files, kept across configs (pipeline._run_text)
 # What running out of room or permission looks like: a message, not a traceback.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
@@ -83,10 +84,17 @@ def _lock(work: Path, out: Path) -> int:
     return fd
 
 
-def _clear(work: Path) -> None:
-    """Empty a work folder that is ours, keeping its marker and lock."""
-    for child in work.iterdir():
-        if child.name in _KEEP:
+def _clear(work: Path, *, keep_text: bool) -> None:
+    """Empty a work folder that is ours, keeping its marker and lock, and with ``keep_text`` the
+    text stage's files (``state/text/``, named by what decides the text, so they serve a render
+    that changed only other settings)."""
+    kept = {work / name for name in _KEEP}
+    children = list(work.iterdir())
+    if keep_text:
+        kept |= {work / TEXT_STATE.parent, work / TEXT_STATE}
+        children += work.glob(f"{TEXT_STATE.parent}/*")
+    for child in children:
+        if child in kept:
             continue
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)
@@ -116,11 +124,12 @@ def open_work_dir(out: Path, fingerprint: str, fresh: bool) -> Iterator[Path]:
         old = stamp.read_text().strip() if stamp.is_file() else ""
         if old and old != fingerprint and not fresh:
             log.warning(
-                "%s holds an unfinished render with another config, seed or model; starting over",
+                "%s holds an unfinished render with another config, seed or model; starting "
+                "over (its text is kept for a render with the same text settings)",
                 work,
             )
         if fresh or old != fingerprint:
-            _clear(work)
+            _clear(work, keep_text=not fresh)
         (work / "state").mkdir(exist_ok=True)
         if not stamp.is_file():
             write_atomic(stamp, fingerprint + "\n")
