@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_TEXT_MODEL = DEMO_DIR / "text"
 DEMO_SELFIES_DIR = DEMO_DIR / "selfies"
+MAX_TURNS = 100_000  # about 20 days of playback (2000 turns ≈ 9.5 hours); more: several renders
 
 # The original work's prompts.json: one per role, dealt as a shuffled deck.
 DEFAULT_PROMPTS = (
@@ -445,6 +446,11 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
     _validate_player_files(cfg.player, problems)
     if cfg.turns < 1:
         problems.append(f"turns: must be at least 1, got {cfg.turns}")
+    elif cfg.turns > MAX_TURNS:
+        problems.append(
+            f"turns: at most {MAX_TURNS} (about 20 days of playback), got {cfg.turns}: "
+            "render a longer piece as several archives"
+        )
     if cfg.seed < 0:
         problems.append(f"seed: must be 0 or more, got {cfg.seed}")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):

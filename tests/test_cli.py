@@ -74,6 +74,11 @@ def test_turns_must_be_positive(tmp_path, turns):
     assert_clean_failure(tmp_path, code, lines, "turns: must be at least 1")
 
 
+def test_turns_beyond_the_maximum_are_one_clear_line_before_any_work(tmp_path):
+    code, lines = run_cli(tmp_path, "--turns", "1000000000")
+    assert_clean_failure(tmp_path, code, lines, "turns: at most 100000")
+
+
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
