@@ -1,9 +1,10 @@
 """The render: text, plan, selfies, sounds, conversation, player, manifest — resumable.
 
 ``run(cfg, out)`` is the only owner of progress bars. Work happens in ``OUT.partial/``: the text
-stage saves its state after every round, selfies and sounds are written once each, and the
-finished archive is moved to ``OUT`` with its manifest written last. Running the same command
-again after a crash (even ``kill -9``) picks up where it stopped and ends with the same archive.
+stage saves its progress as it goes (see ``_run_text``), selfies and sounds are written once
+each, and the finished archive is moved to ``OUT`` with its manifest written last. Running the
+same command again after a crash (even ``kill -9``) picks up where it stopped and ends with the
+same archive.
 """
 
 from __future__ import annotations
