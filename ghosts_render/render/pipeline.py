@@ -260,36 +260,45 @@ def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report
     the finished text. ``KEY.progress.json`` is saved during the stage and ``KEY.json`` holds
     its result.
     """
-    from ghosts_render.render.text import stage as text_stage
     from ghosts_render.render.text.runs import hash_text_render
 
     key = hash_text_render(cfg, model.identity())
     done_path = work / "state" / "text" / f"{key}.json"
     progress_path = done_path.with_name(f"{key}.progress.json")
     t = time.perf_counter()
+    try:
+        messages = _load_or_generate_text(model, cfg, done_path, progress_path, progress, report)
+    except GhostsError:
+        # The stage fails on what the model writes, the same on every try with this key, or on
+        # a damaged file: either way its files are worth nothing, and a work folder left with
+        # nothing else goes too.
+        done_path.unlink(missing_ok=True)
+        progress_path.unlink(missing_ok=True)
+        if not any(p.is_file() and p.name != "fingerprint" for p in work.rglob("*")):
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    report.seconds["text"] = time.perf_counter() - t
+    return messages
+
+
+def _load_or_generate_text(model, cfg, done_path, progress_path, progress, report) -> list[Any]:
+    from ghosts_render.render.text import stage as text_stage
+
     if done_path.is_file():
         data = read_json(done_path, "render state")
         messages = [text_stage.TextMessage(**m) for m in data["messages"]]
         report.resumed = True
         log.info("text: %d messages from an earlier try of this render", len(messages))
-    else:
-        report.resumed = progress_path.is_file()
-        try:
-            state = read_json(progress_path, "render state") if report.resumed else None
-            with progress.bar("text", cfg.turns, "msg") as update:
-                result = text_stage.generate_conversation(
-                    model, cfg, state=state, on_round=_saver(progress_path), on_progress=update
-                )
-        except GhostsError:
-            # The stage fails on what the model writes, the same on every try with this key, or
-            # on a damaged progress file: either way its progress is worth nothing.
-            progress_path.unlink(missing_ok=True)
-            raise
-        messages = result.messages
-        write_json(done_path, {"messages": [_message_record(m) for m in messages]})
-        progress_path.unlink(missing_ok=True)
-    report.seconds["text"] = time.perf_counter() - t
-    return messages
+        return messages
+    report.resumed = progress_path.is_file()
+    state = read_json(progress_path, "render state") if report.resumed else None
+    with progress.bar("text", cfg.turns, "msg") as update:
+        result = text_stage.generate_conversation(
+            model, cfg, state=state, on_round=_saver(progress_path), on_progress=update
+        )
+    write_json(done_path, {"messages": [_message_record(m) for m in result.messages]})
+    progress_path.unlink(missing_ok=True)
+    return result.messages
 
 
 SAVE_SHARE = 0.05  # at most this share of the text stage's time goes into saving its progress
