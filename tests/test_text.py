@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -291,32 +296,35 @@ def test_the_shipped_demo_model_writes_a_conversation_with_the_defaults():
     assert result.stats.retries + result.stats.runs_ended_early <= 6
 
 
-def test_a_render_that_failed_late_keeps_its_text_for_other_selfie_and_pacing_settings(
-    tmp_path, caplog
-):
-    from ghosts_render.archive.folder import partial_dir
-    from ghosts_render.config import load_config
-    from ghosts_render.errors import GhostsError
-    from ghosts_render.render import pipeline
+def _render(out: Path, *args: str, cwd: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "ghosts_render", "--out", str(out), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    cfg = load_config(None, turns=16, seed=2, device="cpu")  # selfies at messages 1, 10, 13
-    broken = tmp_path / "broken.pkl"
-    broken.write_bytes(b"not a network")
-    roles = tuple(dataclasses.replace(r, selfies=str(broken)) for r in cfg.roles)
-    out = tmp_path / "out"
-    with pytest.raises(GhostsError):  # the selfie stage fails, after the text stage
-        pipeline.run(dataclasses.replace(cfg, roles=roles), out, quiet=True)
-    (done,) = (partial_dir(out) / "state" / "text").iterdir()
-    written = done.stat().st_mtime_ns
-    paced = dataclasses.replace(cfg, pacing=dataclasses.replace(cfg.pacing, base_time=4.0))
-    with caplog.at_level("INFO", logger="ghosts_render.render.pipeline"):
-        with pytest.raises(GhostsError):  # another config: the work is redone, but not the text
-            pipeline.run(dataclasses.replace(paced, roles=roles), out, quiet=True)
-        assert done.stat().st_mtime_ns == written
-        assert "text: 16 messages from an earlier try" in caplog.text
-        caplog.clear()
-        report = pipeline.run(paced, out, quiet=True)
-    assert "text: 16 messages from an earlier try" in caplog.text and report.resumed
-    fresh = pipeline.run(paced, tmp_path / "fresh", quiet=True)
+
+def _finish(proc: subprocess.Popen) -> str:
+    """Wait for a render; return its stderr."""
+    _, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr.decode()
+    return stderr.decode()
+
+
+def test_a_render_stopped_after_its_text_keeps_it_for_other_selfie_and_pacing_settings(tmp_path):
+    args = ("--turns", "16", "--seed", "2")  # selfies at messages 1, 10 and 13
+    out, work = tmp_path / "out", tmp_path / "out.partial"
+    first = _render(out, *args, cwd=tmp_path)
+    texts = work / "state" / "text"
+    while not (texts.is_dir() and any(p.suffixes == [".json"] for p in texts.iterdir())):
+        assert first.poll() is None, "the render finished before its text could be kept"
+        time.sleep(0.01)
+    first.send_signal(signal.SIGKILL)  # a late failure: after the text stage, before the end
+    first.communicate()
+    assert not out.exists()
+    (tmp_path / "ghosts.toml").write_text(
+        "[pacing]\nbase_time = 4.0\n[selfies]\njpeg_quality = 80\n"
+    )
+    stderr = _finish(_render(out, *args, cwd=tmp_path))
+    assert "text: 16 messages from an earlier try" in stderr
+    _finish(_render(tmp_path / "fresh", *args, cwd=tmp_path))
     conversation = (out / "conversation.json").read_bytes()
-    assert conversation == (fresh.out / "conversation.json").read_bytes()
+    assert conversation == (tmp_path / "fresh" / "conversation.json").read_bytes()
