@@ -35,6 +35,9 @@ from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.errors import ArchiveError, ConfigError, GhostsError, ModelLoadError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_json
 from ghosts_render.render.workdir import (
+    LOCK,
+    MARKER,
+    TEXT_STATE,
     WRITE_ERRNOS,
     check_work_dir,
     format_write_error,
@@ -263,7 +266,7 @@ def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report
     from ghosts_render.render.text.runs import hash_text_render
 
     key = hash_text_render(cfg, model.identity())
-    done_path = work / "state" / "text" / f"{key}.json"
+    done_path = work / TEXT_STATE / f"{key}.json"
     progress_path = done_path.with_name(f"{key}.progress.json")
     t = time.perf_counter()
     try:
@@ -274,7 +277,8 @@ def _run_text(model: Any, cfg: RunConfig, work: Path, progress: Progress, report
         # nothing else goes too.
         done_path.unlink(missing_ok=True)
         progress_path.unlink(missing_ok=True)
-        if not any(p.is_file() and p.name != "fingerprint" for p in work.rglob("*")):
+        bookkeeping = {work / MARKER, work / LOCK, work / "state" / "fingerprint"}
+        if not any(p.is_file() and p not in bookkeeping for p in work.rglob("*")):
             shutil.rmtree(work, ignore_errors=True)
         raise
     report.seconds["text"] = time.perf_counter() - t
