@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -105,7 +105,7 @@ class RowSampler(LogitsProcessor):
         choice = (cumulative <= target.unsqueeze(1)).sum(dim=-1).clamp(max=k - 1)
         token = index.gather(1, choice.unsqueeze(1))
         out = torch.full_like(scores, float("-inf"))
-        return out.scatter_(1, token, 0.0)
+        return cast(torch.FloatTensor, out.scatter_(1, token, 0.0))
 
 
 def generate_conversation(
