@@ -36,10 +36,11 @@ class _Record:
 
     __slots__ = ()
     _OPTIONAL: ClassVar[frozenset[str]] = frozenset()  # fields written only when set
+    _HEAD: ClassVar[dict[str, Any]] = {}  # a file's "format" and "version", written first
 
     def to_json(self) -> dict[str, Any]:
         """Return the object as the archive's JSON holds it (unknown keys from ``extra`` last)."""
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict(self._HEAD)
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             if f.name == "extra" or (f.name in self._OPTIONAL and _is_default(f, value)):
@@ -66,10 +67,12 @@ def _json_value(value: Any) -> Any:
 
 
 def _known(cls: type, data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split a JSON object into (this type's fields that are present, everything else)."""
+    """Split a JSON object into (this type's fields that are present, everything else but the
+    file's format and version)."""
     names = {f.name for f in fields(cls)} - {"extra"}
+    head = getattr(cls, "_HEAD", {})
     known = {k: v for k, v in data.items() if k in names}
-    return known, {k: v for k, v in data.items() if k not in names}
+    return known, {k: v for k, v in data.items() if k not in names and k not in head}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,6 +252,8 @@ class Message(_Record):
 class Conversation(_Record):
     """What the render hands the archive: roles, player settings and the timed messages."""
 
+    _HEAD = {"format": CONVERSATION_FORMAT, "version": CONVERSATION_VERSION}
+
     title: str
     demo: bool = False  # True when a bundled demo model stood in for one of the artist's
     roles: Mapping[str, Role]  # in the config's order
@@ -257,16 +262,10 @@ class Conversation(_Record):
     messages: tuple[Message, ...]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """Return conversation.json's object: format and version first."""
-        head = {"format": CONVERSATION_FORMAT, "version": CONVERSATION_VERSION}
-        return {**head, **_Record.to_json(self)}
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Conversation:
         """Read a checked conversation.json object (see archive/schema.py)."""
         known, extra = _known(cls, data)
-        extra = {k: v for k, v in extra.items() if k not in ("format", "version")}
         known["roles"] = {name: Role.from_json(r) for name, r in known["roles"].items()}
         known["player"] = PlayerSettings.from_json(known.get("player", {}))
         known["messages"] = tuple(Message.from_json(m) for m in known["messages"])
@@ -276,6 +275,8 @@ class Conversation(_Record):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest(_Record):
     """manifest.json: how the archive was made (provenance) and every file's size and sha256."""
+
+    _HEAD = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION}
 
     _OPTIONAL = frozenset(
         {"tool", "fingerprint", "seed", "turns", "config", "demo", "models", "sounds"}
@@ -296,14 +297,8 @@ class Manifest(_Record):
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> size, sha256
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        """Return manifest.json's object (written with sorted keys)."""
-        head = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION}
-        return {**head, **_Record.to_json(self)}
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Manifest:
         """Read a manifest.json object."""
         known, extra = _known(cls, data)
-        extra = {k: v for k, v in extra.items() if k not in ("format", "version")}
         return cls(**known, extra=extra)

@@ -16,18 +16,11 @@ from ghosts_render.config import RunConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.text.load import TextModel
 from ghosts_render.render.text.parse import Piece, compile_patterns, parse_first_piece
+from ghosts_render.render.text.runs import STAT_KEYS
 from ghosts_render.render.text.stage import TextStats
 
 NAIVE_MAX_LENGTH = 128  # the original's total tokens per call, prompt included
 NAIVE_BEST_OF = 2  # the original's candidates per call (one kept at random)
-STAT_KEYS = (
-    "generate_calls",
-    "rounds",
-    "new_tokens",
-    "decode_steps",
-    "retries",
-    "runs_ended_early",
-)
 
 
 def generate_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> TextStats:
@@ -42,7 +35,7 @@ def generate_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> TextSta
     started = time.perf_counter()
     rng = random.Random(cfg.seed)
     patterns = compile_patterns(cfg.text.role_format, cfg.text.image_tag)
-    stats = dict.fromkeys(STAT_KEYS, 0)
+    stats: dict[str, Any] = dict.fromkeys(STAT_KEYS, 0)  # "seconds" is set at the end
     deck: list[str] = []
     memory: list[str] = []
     done = run_left = attempt = 0
@@ -71,7 +64,7 @@ def generate_naive(model: TextModel, cfg: RunConfig, n_messages: int) -> TextSta
             else:
                 memory = [*memory, piece.raw][-cfg.text.memory :]
                 done, run_left, attempt = done + 1, run_left - 1, 0
-    return TextStats(**stats, seconds=time.perf_counter() - started)
+    return TextStats(**(stats | {"seconds": time.perf_counter() - started}))
 
 
 def _deal(deck: list[str], cfg: RunConfig, rng: random.Random) -> str:
