@@ -52,7 +52,7 @@ def rebuild_site(archive_dir: Path) -> None:
     keep: frozenset[str] = frozenset()
     curated = False
     if (archive_dir / "manifest.json").is_file():
-        provenance, keep, curated = plan_rebuild(archive_dir)
+        provenance, keep, curated = read_edits(archive_dir)
     else:
         log.warning("%s has no manifest.json; writing one with no render provenance", archive_dir)
         provenance = Manifest(edited=True)
@@ -75,7 +75,7 @@ def rebuild_site(archive_dir: Path) -> None:
         )
 
 
-def plan_rebuild(archive_dir: Path) -> tuple[Manifest, frozenset[str], bool]:
+def read_edits(archive_dir: Path) -> tuple[Manifest, frozenset[str], bool]:
     """Return the new manifest's provenance, the files a person changed (to keep), and whether
     conversation.json is one of them."""
     manifest = read_manifest(archive_dir)
