@@ -95,7 +95,8 @@ def _default_config(config: Path | None) -> Path | None:
 def render(
     ctx: typer.Context,
     turns: Annotated[
-        int, typer.Option(help="Messages to render (2000 ≈ 9-11 hours, by message length).")
+        int,
+        typer.Option(help="Messages to render, 1 to 100000 (2000 ≈ 9-11 hours, by length)."),
     ] = 2000,
     config: Annotated[
         Path | None,
