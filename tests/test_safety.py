@@ -417,10 +417,11 @@ def test_a_second_render_into_the_same_folder_is_refused_and_ctrl_c_resumes(
 
 def test_a_full_disk_is_one_line_and_the_render_resumes_exactly(tmp_path: Path) -> None:
     (tmp_path / "ref").mkdir()
-    code, stderr = finished(render(tmp_path / "ref" / "show", "--turns", "10"))
-    assert code == 0, stderr
+    reference = render(tmp_path / "ref" / "show", "--turns", "10")  # beside the next one
     out = tmp_path / "show"
     code, stderr = finished(render(out, "--turns", "10", limit_file_bytes=20_000))
+    ref_code, ref_stderr = finished(reference)
+    assert ref_code == 0, ref_stderr
     failed_with_one_line(
         code, stderr, "cannot write", str(tmp_path / "show.partial"), "run the same command again"
     )

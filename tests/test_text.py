@@ -323,8 +323,9 @@ def test_a_render_stopped_after_its_text_keeps_it_for_other_selfie_and_pacing_se
     (tmp_path / "ghosts.toml").write_text(
         "[pacing]\nbase_time = 4.0\n[selfies]\njpeg_quality = 80\n"
     )
+    fresh = _render(tmp_path / "fresh", *args, cwd=tmp_path)  # beside the resumed one
     stderr = _finish(_render(out, *args, cwd=tmp_path))
     assert "text: 16 messages from an earlier try" in stderr
-    _finish(_render(tmp_path / "fresh", *args, cwd=tmp_path))
+    _finish(fresh)
     conversation = (out / "conversation.json").read_bytes()
     assert conversation == (tmp_path / "fresh" / "conversation.json").read_bytes()
