@@ -6,6 +6,7 @@ archive tests build a small archive with the real `site` and manifest code.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -431,13 +433,29 @@ def test_a_full_disk_is_one_line_and_the_render_resumes_exactly(tmp_path: Path) 
     assert digest(out) == digest(tmp_path / "ref" / "show")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+@contextlib.contextmanager
+def read_only_folder(parent: Path) -> Iterator[None]:
+    """Make ``parent`` a folder no render can write into: a read-only tmpfs as root (root writes
+    through folder permissions), else folder permissions."""
+    parent.mkdir()
+    if os.geteuid() != 0:
+        parent.chmod(0o555)
+        try:
+            yield
+        finally:
+            parent.chmod(0o755)
+        return
+    mount = ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(parent)]
+    if subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("root here cannot mount a read-only tmpfs to write into")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(parent)], check=True)
+
+
 def test_a_read_only_output_folder_is_one_line(tmp_path: Path) -> None:
     parent = tmp_path / "ro"
-    parent.mkdir()
-    parent.chmod(0o555)
-    try:
+    with read_only_folder(parent):
         code, stderr = finished(render(parent / "show", "--turns", "10"))
-    finally:
-        parent.chmod(0o755)
     failed_with_one_line(code, stderr, "cannot write", str(parent / "show.partial"))
