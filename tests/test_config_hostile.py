@@ -306,9 +306,10 @@ def test_a_broken_selfie_network_fails_before_the_text_stage(tmp_path):
 def test_a_large_network_is_read_and_recognised_without_being_built(tmp_path, monkeypatch):
     from ghosts_render.config import DEMO_SELFIES_DIR
     from ghosts_render.render import pipeline
+    from ghosts_render.render.selfies import stage as selfie_stage
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pipeline, "PREFLIGHT_FULL_LOAD_BYTES", 0)  # treat every network as large
+    monkeypatch.setattr(selfie_stage, "PREFLIGHT_FULL_LOAD_BYTES", 0)  # every network is "large"
     cfg = load_config(None)
     pipeline._preflight(cfg)  # the demo's exported networks pass the header check
     settings = json.loads((DEMO_SELFIES_DIR / "artist.json").read_text())

@@ -12,6 +12,7 @@ from PIL import Image
 from ghosts_render.config import RoleConfig, RunConfig, SelfieConfig, load_config
 from ghosts_render.errors import ConfigError
 from ghosts_render.render import pipeline
+from ghosts_render.render.selfies import stage as selfie_stage
 from ghosts_render.render.selfies.encode import EncodeSettings, generate_encoded
 from ghosts_render.render.selfies.stage import SelfieJob, check_role_class, render_selfies
 
@@ -41,7 +42,7 @@ def test_a_role_class_that_does_not_fit_its_network_stops_the_render_before_any_
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pipeline, "PREFLIGHT_FULL_LOAD_BYTES", full_load_bytes)
+    monkeypatch.setattr(selfie_stage, "PREFLIGHT_FULL_LOAD_BYTES", full_load_bytes)
     with pytest.raises(ConfigError) as err:
         pipeline.run(_cfg(network, selfie_class), tmp_path / "out")
     assert message in str(err.value) and "\n" not in str(err.value)

@@ -32,7 +32,7 @@ from ghosts_render.archive.folder import (
 )
 from ghosts_render.archive.model import Conversation, Manifest, Message, Role, Selfie, Sound
 from ghosts_render.config import RunConfig, plan_player
-from ghosts_render.errors import ArchiveError, ConfigError, GhostsError, ModelLoadError
+from ghosts_render.errors import ArchiveError, ConfigError, GhostsError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_json
 from ghosts_render.render.workdir import (
     LOCK,
@@ -213,39 +213,14 @@ def _timed(report: RenderReport, stage: str) -> Iterator[None]:
     report.seconds[stage] = time.perf_counter() - t
 
 
-PREFLIGHT_FULL_LOAD_BYTES = 64 << 20  # networks this small are built and loaded in full up front
-
-
 def _preflight(cfg: RunConfig) -> None:
-    """Fail before the text stage on what can be checked up front: MP3 support, and every role's
-    selfie network (small ones loaded in full on the CPU, large ones read and recognised only,
-    so a huge generator is built once, in the selfie stage) with its class label, if any."""
-    from ghosts_render.render.selfies.stage import check_role_class, load_role_network
-    from ghosts_render.render.selfies.stylegan import EXPORT_SUFFIXES, KINDS, detect_kind
-    from ghosts_render.render.selfies.stylegan.export import export_paths, read_header
-    from ghosts_render.render.selfies.stylegan.unpickle import load_pickle
+    """Fail before the text stage on what can be checked up front: MP3 support, every role's
+    selfie network and its class label."""
+    from ghosts_render.render.selfies.stage import check_role_networks
     from ghosts_render.render.sounds import stage as sounds
 
     sounds.check_mp3_support()
-    for role in cfg.roles:
-        path = Path(role.selfies)
-        if not path.is_file() or path.stat().st_size <= PREFLIGHT_FULL_LOAD_BYTES:
-            check_role_class(role, int(load_role_network(role, "cpu").c_dim))
-            continue
-        try:
-            if path.suffix in EXPORT_SUFFIXES:
-                header = read_header(*export_paths(path))
-                if header.get("kind") not in KINDS:
-                    raise ModelLoadError(f"{path}: unknown network kind {header.get('kind')!r}")
-                settings = header.get("init_kwargs")
-            else:
-                recovered = load_pickle(path)
-                detect_kind(recovered)
-                settings = recovered.init_kwargs
-        except ModelLoadError as e:
-            raise ModelLoadError(f"roles.{role.name}.selfies: {e}") from None
-        c_dim = settings.get("c_dim", 0) if isinstance(settings, dict) else 0
-        check_role_class(role, int(c_dim) if isinstance(c_dim, int) else 0)
+    check_role_networks(cfg)
 
 
 def _already_rendered(out: Path, fingerprint: str) -> bool:

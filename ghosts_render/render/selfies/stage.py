@@ -140,6 +140,38 @@ def check_role_class(role: RoleConfig, c_dim: int) -> None:
     check_class(c_dim, role_class(role), option, Path(role.selfies))
 
 
+PREFLIGHT_FULL_LOAD_BYTES = 64 << 20  # networks this small are built and loaded in full up front
+
+
+def check_role_networks(cfg: RunConfig) -> None:
+    """Check every role's network and class label before any work: small networks are loaded
+    in full on the CPU, large ones only read and recognised, so a huge generator is built once,
+    in the stage itself."""
+    from ghosts_render.render.selfies.stylegan import EXPORT_SUFFIXES, KINDS, detect_kind
+    from ghosts_render.render.selfies.stylegan.export import export_paths, read_header
+    from ghosts_render.render.selfies.stylegan.unpickle import load_pickle
+
+    for role in cfg.roles:
+        path = Path(role.selfies)
+        if not path.is_file() or path.stat().st_size <= PREFLIGHT_FULL_LOAD_BYTES:
+            check_role_class(role, int(load_role_network(role, "cpu").c_dim))
+            continue
+        try:
+            if path.suffix in EXPORT_SUFFIXES:
+                header = read_header(*export_paths(path))
+                if header.get("kind") not in KINDS:
+                    raise ModelLoadError(f"{path}: unknown network kind {header.get('kind')!r}")
+                settings = header.get("init_kwargs")
+            else:
+                recovered = load_pickle(path)
+                detect_kind(recovered)
+                settings = recovered.init_kwargs
+        except ModelLoadError as e:
+            raise ModelLoadError(f"roles.{role.name}.selfies: {e}") from None
+        c_dim = settings.get("c_dim", 0) if isinstance(settings, dict) else 0
+        check_role_class(role, int(c_dim) if isinstance(c_dim, int) else 0)
+
+
 def load_network_identity(path: Path, G: Generator) -> dict[str, Any]:
     """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
     return {
