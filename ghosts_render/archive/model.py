@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
-from typing import Any, ClassVar, TypeGuard
+from typing import Any, ClassVar, Self, TypeGuard
 
 from ghosts_render import rules
 
@@ -50,6 +50,13 @@ class _Record:
         out.update((k, v) for k, v in extra.items() if k not in out)
         return out
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Read the object as the archive's JSON holds it: a key left out takes its default,
+        an unknown one is kept in ``extra``."""
+        known, extra = _known(cls, data)
+        return cls(**known, **{"extra": extra})  # every record has an extra field
+
 
 def _is_default(f: Any, value: Any) -> bool:
     default = f.default_factory() if f.default is MISSING else f.default
@@ -84,12 +91,6 @@ class Role(_Record):
     color: str  # any CSS colour
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Role:
-        """Read a role as conversation.json holds it."""
-        known, extra = _known(cls, data)
-        return cls(**known, extra=extra)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlayerSettings(_Record):
@@ -106,12 +107,6 @@ class PlayerSettings(_Record):
     lost_text: str = ""  # the "connection lost" words ("" = DEFAULT_LOST_TEXT)
     day_key: bool = False  # QR links carry ?day=; a link from another day shows lost_text
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PlayerSettings:
-        """Read the settings; a key left out takes its default."""
-        known, extra = _known(cls, data)
-        return cls(**known, extra=extra)
 
     def resolved(self) -> dict[str, Any]:
         """Return every setting, defaults filled in: what the player and the pages receive."""
@@ -196,12 +191,6 @@ class Selfie(_Record):
     alt: str  # the image's text alternative
     extra: Mapping[str, Any] = field(default_factory=dict)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Selfie:
-        """Read a selfie as conversation.json holds it."""
-        known, extra = _known(cls, data)
-        return cls(**known, extra=extra)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sound(_Record):
@@ -212,12 +201,6 @@ class Sound(_Record):
     src: str  # media/sounds/<sha256 prefix>.mp3
     duration_ms: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Sound:
-        """Read a sound as conversation.json holds it."""
-        known, extra = _known(cls, data)
-        return cls(**known, extra=extra)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,9 +279,3 @@ class Manifest(_Record):
     hand_edited: list[str] | None = None  # files a person changed, which the site keeps as they are
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> size, sha256
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
-        """Read a manifest.json object."""
-        known, extra = _known(cls, data)
-        return cls(**known, extra=extra)
