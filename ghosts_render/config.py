@@ -551,6 +551,7 @@ def _validate_prompts(cfg: RunConfig, problems: list[str]) -> None:
     pattern = role_tag_pattern(t.role_format)
     names = cfg.role_names()
     example = t.role_format.format(role=names[0] if names else "artist")
+    unknown: dict[str, list[int]] = {}  # role -> prompts naming it, said in one problem
     for i, prompt in enumerate(t.prompts):
         m = pattern.match(prompt.strip())
         if m is None:
@@ -558,12 +559,22 @@ def _validate_prompts(cfg: RunConfig, problems: list[str]) -> None:
                 f"text.prompts[{i}]: {prompt!r} does not start with a role tag like {example!r}"
             )
         elif m.group("sender").lower() not in names:
-            problems.append(
-                f"text.prompts[{i}]: {prompt!r} names the role {m.group('sender').lower()!r}, "
-                f"which is not one of the roles ({', '.join(names)})"
-            )
+            unknown.setdefault(m.group("sender").lower(), []).append(i)
         elif "\n" in prompt.strip() or "\r" in prompt:
             problems.append(f"text.prompts[{i}]: {prompt!r} must be one line")
+    if unknown:
+        listed = "; ".join(
+            f"prompt {at[0]} names the role {role!r}"
+            if len(at) == 1
+            else f"prompts {', '.join(map(str, at))} name the role {role!r}"
+            for role, at in unknown.items()
+        )
+        missing = ", ".join(repr(role) for role in unknown)
+        problems.append(
+            f"text.prompts: {listed}, and {missing} {'is' if len(unknown) == 1 else 'are'} "
+            f"not one of the roles ({', '.join(names)}): add a [roles.NAME] table for each role "
+            "the prompts name, or change the prompts"
+        )
 
 
 def _validate_pacing(p: PacingConfig, problems: list[str]) -> None:
