@@ -304,6 +304,45 @@ def load_config(
     return cfg
 
 
+def read_recorded_config(data: Any, where: str) -> RunConfig:
+    """Rebuild the resolved configuration a manifest recorded (``RunConfig.to_dict()``).
+
+    Paths stay as recorded (absolute); values are checked as a config file's are, so a
+    hand-edited manifest is one clear error, not a crash later. ``where`` names the source.
+    """
+    problems: list[str] = []
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: the recorded configuration should be an object")
+    sections = {
+        name: _build(cls, data.get(name, {}), name, problems) for name, cls in _SECTIONS.items()
+    }
+    recorded = data.get("roles")
+    roles_table = (
+        {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in recorded}
+        if isinstance(recorded, list)
+        and all(isinstance(r, Mapping) and isinstance(r.get("name"), str) for r in recorded)
+        else recorded
+    )
+    roles = _build_roles(roles_table, problems)
+    top: dict[str, Any] = {}
+    for key, default in (("title", "ghosts of data past"), ("seed", 0), ("turns", 2000)):
+        if key in data:
+            top[key] = _coerce(data[key], default, key, problems)
+    demo = data.get("demo", [])
+    cfg = RunConfig(
+        **top,
+        **sections,
+        roles=roles,
+        config_path=str(data.get("config_path", "")),
+        demo=tuple(d for d in demo if isinstance(d, str)) if isinstance(demo, list) else (),
+    )
+    _validate_text(cfg, problems)
+    _validate_pacing(cfg.pacing, problems)
+    if problems:
+        raise ConfigError(f"{where} has {_count(problems)}: {'; '.join(problems)}")
+    return cfg
+
+
 def _count(problems: list[str]) -> str:
     return "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
 

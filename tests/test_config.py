@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ghosts_render.config import DEMO_TEXT_MODEL, RunConfig, load_config
+from ghosts_render.config import DEMO_TEXT_MODEL, RunConfig, load_config, read_recorded_config
 from ghosts_render.errors import ConfigError
 
 
@@ -146,3 +146,19 @@ def test_every_config_key_is_documented():
         for f in fields(cls):
             if f.name != "name":
                 assert f"\n{f.name} = " in doc, f"{cls.__name__}.{f.name} missing from the docs"
+
+
+def test_a_recorded_config_reads_back_to_the_same_config(tmp_path):
+    (tmp_path / "ghosts.toml").write_text(
+        "seed = 5\n[text]\ntemperature = 0.9\nrun_deviation = [0.5, 2]\n"
+        '[pacing]\nletter_time = 0.1\n[roles.ann]\nside = "right"\n[roles.bob]\ncolor = "red"\n'
+    )
+    cfg = load_config(tmp_path / "ghosts.toml", turns=12)
+    assert read_recorded_config(cfg.to_dict(), "manifest.json") == cfg
+
+
+def test_a_damaged_recorded_config_is_one_clear_error():
+    cfg = load_config(None, turns=3).to_dict()
+    cfg["pacing"]["letter_time"] = "slow"
+    with pytest.raises(ConfigError, match=r"^manifest.json has 1 problem: pacing.letter_time"):
+        read_recorded_config(cfg, "manifest.json")
