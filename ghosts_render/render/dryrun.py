@@ -18,7 +18,10 @@ def describe_plan(cfg: RunConfig, out: Path) -> str:
     # A typical message: 49 characters (the original chat's mean), one in ten with a selfie;
     # with the default pacing a message takes about 1.45 times its writing cost
     # (docs/configuration.md, Pacing).
-    typical = plan_cost_s(Beat("", 49, False, False), cfg.pacing) + 0.1 * cfg.pacing.image_time
+    typical = (
+        plan_cost_s(Beat(id="", sender="", text_len=49, selfie=False, new_run=False), cfg.pacing)
+        + 0.1 * cfg.pacing.image_time
+    )
     seconds = cfg.turns * typical * 1.45
     plan = {
         "out": str(out),

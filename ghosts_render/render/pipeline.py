@@ -43,7 +43,7 @@ from ghosts_render.render.workdir import (
     format_write_error,
     open_work_dir,
 )
-from ghosts_render.timeline import Beat, plan_timeline
+from ghosts_render.timeline import plan_times
 
 if TYPE_CHECKING:
     from ghosts_render.render.selfies.stage import SelfieJob, SelfieResult
@@ -351,11 +351,9 @@ def assemble_conversation(
     selfies: Mapping[str, Selfie],
     sounds: Mapping[str, Sound],
 ) -> Conversation:
-    """Time the messages and join them with their selfies and sounds: the finished conversation."""
-    beats = [Beat(m.sender, len(m.text), m.selfie, m.new_run) for m in messages]
-    timeline = plan_timeline(beats, cfg.pacing, cfg.seed)
+    """Join the messages with their selfies and sounds and time them: the finished conversation."""
     records = []
-    for i, (m, cue) in enumerate(zip(messages, timeline.cues, strict=True)):
+    for i, m in enumerate(messages):
         mid = message_id(i)
         records.append(
             Message(
@@ -363,21 +361,22 @@ def assemble_conversation(
                 run=m.run,
                 sender=m.sender,
                 text=m.text,
-                writing_at=cue.writing_at,
-                at=cue.at,
+                writing_at=0,  # timed below, from the texts, as `site` re-plans a curated archive
+                at=0,
                 new_run=m.new_run,
                 selfie=selfies[mid] if m.selfie else None,
                 sound=sounds[mid],
             )
         )
-    return Conversation(
+    untimed = Conversation(
         title=cfg.title,
         demo=bool(cfg.demo),
         roles={r.name: Role(label=r.label, side=r.side, color=r.color) for r in cfg.roles},
-        duration=timeline.duration,
+        duration=0,
         player=plan_player(cfg.player),
         messages=tuple(records),
     )
+    return plan_times(untimed, cfg.pacing, cfg.seed)
 
 
 def _render_selfies(
