@@ -169,11 +169,22 @@ def _summarise(report) -> None:
 @app.command()
 def site(
     archive: Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")],
+    keep_times: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-times/--replan",
+            help="Keep the times conversation.json holds (an archive timed by hand), now and in "
+            "later rebuilds; --replan times the messages from their texts again. Default: "
+            "re-plan, unless the archive was rebuilt with --keep-times.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Rebuild the player from an archive's (possibly edited) conversation.json; no models."""
+    """Re-plan the timing from the texts and rebuild the player from an archive's (possibly
+    edited) conversation.json; no models."""
     from ghosts_render.archive.rebuild import rebuild_site
 
-    rebuild_site(archive)
+    rebuild_site(archive, keep_times=keep_times)
     typer.echo(str(archive))
 
 

@@ -263,7 +263,7 @@ class Manifest(_Record):
 
     _OPTIONAL = frozenset(
         {"tool", "fingerprint", "seed", "turns", "config", "demo", "models", "sounds"}
-        | {"stage_seconds", "edited", "hand_edited"}
+        | {"stage_seconds", "edited", "hand_edited", "keep_times"}
     )
 
     tool: Mapping[str, Any] | None = None  # {"name": "ghosts-render", "version": …}
@@ -277,5 +277,6 @@ class Manifest(_Record):
     stage_seconds: Mapping[str, float] | None = None  # wall time per stage
     edited: bool | None = None  # True once a person changed the archive and the site rebuilt
     hand_edited: list[str] | None = None  # files a person changed, which the site keeps as they are
+    keep_times: bool | None = None  # True: `site` keeps the times (set by `site --keep-times`)
     files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # path -> size, sha256
     extra: Mapping[str, Any] = field(default_factory=dict)
