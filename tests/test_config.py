@@ -151,7 +151,8 @@ def test_every_config_key_is_documented():
 def test_a_recorded_config_reads_back_to_the_same_config(tmp_path):
     (tmp_path / "ghosts.toml").write_text(
         "seed = 5\n[text]\ntemperature = 0.9\nrun_deviation = [0.5, 2]\n"
-        '[pacing]\nletter_time = 0.1\n[roles.artist]\nside = "left"\n[roles.scientist]\ncolor = "red"\n'
+        "[pacing]\nletter_time = 0.1\n"
+        '[roles.artist]\nside = "left"\n[roles.scientist]\ncolor = "red"\n'
     )
     cfg = load_config(tmp_path / "ghosts.toml", turns=12)
     assert read_recorded_config(cfg.to_dict(), "manifest.json") == cfg
