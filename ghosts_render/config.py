@@ -20,8 +20,10 @@ from typing import Any
 
 from ghosts_render import rules
 from ghosts_render.archive.model import DEFAULT_PLAYER, PlayerSettings
+from ghosts_render.blocklist import Blocklist, load_blocklist
 from ghosts_render.errors import ConfigError
 from ghosts_render.render.selfies import NOISE_MODES
+from ghosts_render.render.text.parse import compile_patterns, parse_piece
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class TextConfig:
     run_deviation: tuple[float, float] = (0.75, 1.25)  # run length factor range
     max_attempts: int = 20  # tries per message before the render stops with an error
     batch_size: int = 0  # rows per generate call; 0 = every active run at once
+    blocklist: str = ""  # words, phrases and /regexes/ no generated message may contain
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +294,12 @@ def load_config(
     )
     cfg = _resolve_paths(cfg, base, problems)
     _validate(cfg, problems)
+    blocklist = _load_blocklist(cfg.text, problems)
     if problems:
         listed = "; ".join(problems)
         raise ConfigError(f"{where} has {_count(problems)}: {listed}")
+    if blocklist is not None:
+        _warn_blocked_prompts(cfg, blocklist)
     for key in cfg.demo:
         log.warning(
             "%s: the default model path does not exist; using the bundled DEMO model "
@@ -393,6 +399,10 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
             problems.append(f"text.tokenizer: {text.tokenizer} is not a folder")
     if text.prompts_file:
         text = _load_prompts_file(text, resolve(text.prompts_file), problems)
+    if text.blocklist:
+        text = dataclasses.replace(text, blocklist=str(resolve(text.blocklist)))
+        if not Path(text.blocklist).exists():
+            problems.append(f"text.blocklist: {text.blocklist} does not exist")
 
     roles = []
     for role in cfg.roles:
@@ -467,6 +477,34 @@ def _load_prompts_file(text: TextConfig, path: Path, problems: list[str]) -> Tex
         )
         return text
     return dataclasses.replace(text, prompts=tuple(prompts), prompts_file=str(path))
+
+
+def _load_blocklist(text: TextConfig, problems: list[str]) -> Blocklist | None:
+    """Load and check the blocklist now, so a broken regex fails before any model loads."""
+    if not text.blocklist or not Path(text.blocklist).exists():
+        return None
+    try:
+        return load_blocklist(Path(text.blocklist))
+    except ConfigError as e:
+        problems.append(f"text.blocklist: {e}")
+        return None
+
+
+def _warn_blocked_prompts(cfg: RunConfig, blocklist: Blocklist) -> None:
+    """Warn about opening prompts the blocklist matches: they are the artist's own lines, so
+    the render keeps them as written (only generated messages are screened)."""
+    patterns = compile_patterns(cfg.text.role_format, cfg.text.image_tag)
+    for i, prompt in enumerate(cfg.text.prompts):
+        term = blocklist.find(parse_piece(prompt, patterns).text)
+        if term is not None:
+            log.warning(
+                "text.prompts[%d] %r matches the blocklist term %r (%s): prompts are your own "
+                "lines and are shown as written; change the prompt if it must not be shown",
+                i,
+                prompt,
+                term,
+                blocklist.path,
+            )
 
 
 def role_tag_pattern(role_format: str) -> re.Pattern[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ghosts_render.blocklist import (
     list_blocked,
     load_blocklist,
 )
+from ghosts_render.config import load_config, read_recorded_config
 from ghosts_render.errors import ConfigError
 
 
@@ -170,3 +172,58 @@ def test_a_byte_order_mark_and_windows_line_ends_are_read(tmp_path: Path) -> Non
     blocklist = load_blocklist(path)
     assert blocklist.terms == ("art", "violet")
     assert blocklist.find("Art") == "art"
+
+
+def test_the_config_resolves_the_blocklist_beside_it_and_records_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir("/")
+    (tmp_path / "blocklist.txt").write_text("violet\n", encoding="utf-8")
+    config = tmp_path / "ghosts.toml"
+    config.write_text('[text]\nblocklist = "blocklist.txt"\n', encoding="utf-8")
+    cfg = load_config(config)
+    assert cfg.text.blocklist == str(tmp_path / "blocklist.txt")
+    assert read_recorded_config(cfg.to_dict(), "manifest.json") == cfg
+    assert load_config(None).text.blocklist == ""  # no blocklist: no screening
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "has 1 problem: text.blocklist: {folder}/blocklist.txt does not exist"),
+        (
+            "art\n/(foo/\n",
+            "has 1 problem: text.blocklist: {folder}/blocklist.txt line 2: /(foo/ is not a valid "
+            "regular expression",
+        ),
+    ],
+)
+def test_a_missing_or_broken_blocklist_fails_at_config_time(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    if content is not None:
+        (tmp_path / "blocklist.txt").write_text(content, encoding="utf-8")
+    config = tmp_path / "ghosts.toml"
+    config.write_text('[text]\nblocklist = "blocklist.txt"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_config(config)
+    assert expected.format(folder=tmp_path) in str(e.value)
+
+
+def test_a_prompt_that_matches_is_kept_with_a_warning_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "blocklist.txt").write_text("there\nartist\n", encoding="utf-8")
+    config = tmp_path / "ghosts.toml"
+    config.write_text(
+        '[text]\nblocklist = "blocklist.txt"\nprompts = ["[artist] Are you there?", '
+        '"[scientist] Where are you?"]\n',
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="ghosts_render"):
+        cfg = load_config(config)
+    assert cfg.text.prompts[0] == "[artist] Are you there?"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    blocked = [w for w in warnings if "blocklist" in w]
+    assert len(blocked) == 1  # the role tag is not the prompt's text: only "there" matches
+    assert "text.prompts[0]" in blocked[0] and "'there'" in blocked[0]
