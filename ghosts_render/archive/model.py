@@ -263,7 +263,7 @@ class Manifest(_Record):
 
     _OPTIONAL = frozenset(
         {"tool", "fingerprint", "seed", "turns", "config", "demo", "models", "sounds"}
-        | {"stage_seconds", "edited", "hand_edited", "keep_times"}
+        | {"screening", "stage_seconds", "edited", "hand_edited", "keep_times"}
     )
 
     tool: Mapping[str, Any] | None = None  # {"name": "ghosts-render", "version": …}
@@ -274,6 +274,7 @@ class Manifest(_Record):
     demo: list[str] | None = None  # config keys whose bundled demo model was used
     models: Mapping[str, Any] | None = None  # {"text": identity, "selfies": {role: identity}}
     sounds: Mapping[str, Any] | None = None  # the sound stage's provenance and warnings
+    screening: Mapping[str, Any] | None = None  # the blocklist: path, sha256, terms, rejected
     stage_seconds: Mapping[str, float] | None = None  # wall time per stage
     edited: bool | None = None  # True once a person changed the archive and the site rebuilt
     hand_edited: list[str] | None = None  # files a person changed, which the site keeps as they are

@@ -62,6 +62,7 @@ class RenderReport:
     sounds: int = 0
     resumed: bool = False
     already_done: bool = False
+    blocked: int = 0  # text candidates the blocklist rejected
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -114,9 +115,11 @@ def hash_render(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
 
 
 def hash_inputs(cfg: RunConfig) -> dict[str, str]:
-    """Hash the files behind the config's paths (networks, sound folders, about, fonts).
+    """Hash the files behind the config's paths (networks, sound folders, about, fonts, the
+    blocklist).
 
-    A network or sound replaced at the same path makes a new render, never a stale "done".
+    A network, sound or blocklist replaced at the same path makes a new render, never a stale
+    "done".
     """
     paths: list[Path] = []
     for role in cfg.roles:
@@ -133,6 +136,8 @@ def hash_inputs(cfg: RunConfig) -> dict[str, str]:
     if cfg.player.about:
         paths.append(Path(cfg.player.about))
     paths += [Path(f) for f in cfg.player.fonts]
+    if cfg.text.blocklist:
+        paths.append(Path(cfg.text.blocklist))
     hashes = {}
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -266,6 +271,7 @@ def _load_or_generate_text(model, cfg, done_path, progress_path, progress, repor
     if done_path.is_file():
         data = read_json(done_path, "render state")
         messages = [text_stage.TextMessage(**m) for m in data["messages"]]
+        report.blocked = data["stats"]["blocked"]
         report.resumed = True
         log.info("text: %d messages from an earlier try of this render", len(messages))
         return messages
@@ -275,7 +281,14 @@ def _load_or_generate_text(model, cfg, done_path, progress_path, progress, repor
         result = text_stage.generate_conversation(
             model, cfg, state=state, on_round=_saver(progress_path), on_progress=update
         )
-    write_json(done_path, {"messages": [_message_record(m) for m in result.messages]})
+    report.blocked = result.stats.blocked
+    write_json(
+        done_path,
+        {
+            "messages": [_message_record(m) for m in result.messages],
+            "stats": {"blocked": result.stats.blocked},
+        },
+    )
     progress_path.unlink(missing_ok=True)
     return result.messages
 
@@ -428,5 +441,21 @@ def _manifest(
         demo=list(cfg.demo),
         models={"text": text_identity, "selfies": selfies.networks},
         sounds={**sounds.provenance, "warnings": sounds.warnings},
+        screening=_screening(cfg, report.blocked),
         stage_seconds={k: round(v, 3) for k, v in report.seconds.items()},
     )
+
+
+def _screening(cfg: RunConfig, rejected: int) -> dict[str, Any] | None:
+    """Return the manifest's record of the blocklist (never its terms), or None without one."""
+    if not cfg.text.blocklist:
+        return None
+    from ghosts_render.blocklist import load_blocklist
+
+    blocklist = load_blocklist(Path(cfg.text.blocklist))
+    return {
+        "blocklist": cfg.text.blocklist,
+        "sha256": blocklist.sha256,
+        "terms": len(blocklist.entries),
+        "rejected": rejected,
+    }

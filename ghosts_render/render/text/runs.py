@@ -11,23 +11,26 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ghosts_render import __version__
 from ghosts_render.config import RunConfig
-from ghosts_render.errors import StageError
+from ghosts_render.errors import ConfigError, StageError
+from ghosts_render.files import sha256_file
 from ghosts_render.render.text.parse import Piece, compile_patterns, parse_piece
 
 STATE_FORMAT = "ghosts-render/text-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the blocklist (its content in the fingerprint, "blocked" in the stats)
 STAT_KEYS = (
     "generate_calls",
     "rounds",
     "new_tokens",
     "decode_steps",
     "retries",
+    "blocked",
     "runs_ended_early",
     "seconds",
 )
@@ -84,8 +87,21 @@ def hash_text_settings(cfg: RunConfig) -> str:
     data = {k: getattr(t, k) for k in keys}
     data["seed"] = cfg.seed
     data["roles"] = list(cfg.role_names())
+    if t.blocklist:  # its content, not its path: an edited blocklist makes other text
+        data["blocklist"] = hash_blocklist_file(Path(t.blocklist))
     blob = json.dumps(data, sort_keys=True, default=list).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def hash_blocklist_file(path: Path) -> str:
+    """Return the sha256 of a blocklist file's bytes (what ``Blocklist.sha256`` holds)."""
+    try:
+        return sha256_file(path)
+    except OSError as e:
+        raise ConfigError(
+            f"text.blocklist: cannot read {path} ({e.strerror or e}): restore it, or remove "
+            "text.blocklist from the config"
+        ) from None
 
 
 def hash_text_render(cfg: RunConfig, model_identity: dict[str, Any]) -> str:
@@ -129,6 +145,7 @@ class RunProgress:
     length: int  # planned messages, the prompt included
     messages: list[dict[str, Any]]  # records from format_message, in order
     attempt: int = 0  # failed tries at the next message so far
+    blocked: int = 0  # of those, the tries whose every valid candidate the blocklist rejected
     ended_early: bool = False  # the model wrote no role tag: the run gets no more messages
     last_output: str | None = None  # what the model wrote instead (ended runs), for errors
 
@@ -154,6 +171,8 @@ class RunProgress:
             "attempt": self.attempt,
             "ended_early": self.ended_early,
         }
+        if self.blocked:
+            data["blocked"] = self.blocked
         if self.last_output is not None:
             data["last_output"] = self.last_output
         return data
@@ -246,13 +265,16 @@ class TextProgress:
         run = self.runs[index]
         run.messages.append(format_message(piece, new_run=False))
         run.attempt = 0
+        run.blocked = 0
         if index < self._frontier:
             self._done_before += 1
 
-    def retry(self, index: int) -> int:
-        """Count a failed try at run ``index``'s next message; return the tries so far."""
+    def retry(self, index: int, blocked: bool = False) -> int:
+        """Count a failed try at run ``index``'s next message (``blocked``: the blocklist
+        rejected it); return the tries so far."""
         run = self.runs[index]
         run.attempt += 1
+        run.blocked += blocked
         self.stats["retries"] += 1
         return run.attempt
 

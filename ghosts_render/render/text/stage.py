@@ -11,6 +11,9 @@ generated 128 tokens and kept the first tagged piece, which for line-per-message
 is the same line); a run's context starts empty (the same as the installation's memory=1);
 ``best_of`` prefers a valid candidate that does not repeat the run (the original picked one at
 random); and a message is retried at most ``max_attempts`` times.
+
+Screening (``text.blocklist``): a valid candidate whose text matches the blocklist is dropped;
+when a message has no valid candidate left it is generated again, like an invalid one.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList
 
+from ghosts_render.blocklist import Blocklist, load_blocklist
 from ghosts_render.config import RunConfig, TextConfig
 from ghosts_render.errors import StageError
 from ghosts_render.render.text.load import TextModel, load_text_model
@@ -59,7 +64,8 @@ class TextStats:
     rounds: int  # lockstep rounds (naive: messages attempted)
     new_tokens: int  # tokens generated that count, every candidate included
     decode_steps: int  # decode steps summed over generate calls
-    retries: int  # messages generated again (unknown sender or empty text)
+    retries: int  # messages generated again (unknown sender, empty text, or all blocked)
+    blocked: int  # valid candidates the blocklist rejected (text.blocklist)
     runs_ended_early: int  # runs cut short because the model wrote no role tag
     seconds: float  # wall time, summed over resumed sessions
 
@@ -125,11 +131,12 @@ def generate_conversation(
     progress = TextProgress.start(cfg) if state is None else TextProgress.from_json(cfg, state)
     seconds_before = progress.stats["seconds"]
     patterns = compile_patterns(cfg.text.role_format, cfg.text.image_tag)
+    blocklist = load_blocklist(Path(cfg.text.blocklist)) if cfg.text.blocklist else None
     if on_progress is not None:
         on_progress(progress.count_done())
     with torch.inference_mode():
         while progress.active:
-            _generate_round(model, cfg, progress, patterns)
+            _generate_round(model, cfg, progress, patterns, blocklist)
             progress.end_round()
             _check_silent_runs(model, cfg, progress)
             progress.stats["seconds"] = seconds_before + time.perf_counter() - started
@@ -155,7 +162,11 @@ def _prompt_ids(model: TextModel, text: TextConfig, messages: list[dict[str, Any
 
 
 def _generate_round(
-    model: TextModel, cfg: RunConfig, progress: TextProgress, patterns: Any
+    model: TextModel,
+    cfg: RunConfig,
+    progress: TextProgress,
+    patterns: Any,
+    blocklist: Blocklist | None,
 ) -> None:
     """Generate one message (``best_of`` candidates) for every active run and apply them."""
     active = progress.active
@@ -172,7 +183,7 @@ def _generate_round(
     for i, r in enumerate(active):
         outputs = texts[i * n : (i + 1) * n]
         pieces = [parse_first_piece(t, patterns) for t in outputs]
-        _apply_outputs(model, cfg, progress, r, outputs, pieces)
+        _apply_outputs(model, cfg, progress, r, outputs, pieces, blocklist)
 
 
 def generate_rows(
@@ -227,26 +238,54 @@ def _apply_outputs(
     r: int,
     outputs: list[str],
     pieces: list[Piece | None],
+    blocklist: Blocklist | None = None,
 ) -> None:
-    """Keep the best candidate; else retry the message, or end the run when no tag was written."""
+    """Keep the best candidate that passes the blocklist; else retry the message, or end the
+    run when no tag was written."""
     roles = cfg.role_names()
     valid = [p for p in pieces if p is not None and p.is_valid(roles)]
+    terms = [blocklist.find(p.text) for p in valid] if blocklist is not None else []
+    blocked = [t for t in terms if t is not None]
+    if blocked:
+        progress.stats["blocked"] += len(blocked)
+        valid = [p for p, t in zip(valid, terms, strict=True) if t is None]
     if valid:
         recent = {m["raw"] for m in progress.runs[r].messages[-RECENT_MESSAGES:]}
         fresh = [p for p in valid if p.raw not in recent]
         progress.add_message(r, (fresh or valid)[0])
     elif any(p is not None for p in pieces):
-        attempts = progress.retry(r)
+        attempts = progress.retry(r, blocked=bool(blocked))
         if attempts >= cfg.text.max_attempts:
-            bad = next(p for p in pieces if p is not None)
-            raise StageError(
-                f"the text model at {model.path} wrote no message from a known role "
-                f"({', '.join(roles)}) in {attempts} attempts for run {r} (last: "
-                f"{bad.raw[:60]!r}): check text.role_format and the [roles] tables match how "
-                "the model was trained"
-            )
+            raise _attempts_error(model, cfg, progress, r, pieces, blocked)
     else:
         progress.end_early(r, outputs[0])
+
+
+def _attempts_error(
+    model: TextModel,
+    cfg: RunConfig,
+    progress: TextProgress,
+    r: int,
+    pieces: list[Piece | None],
+    blocked: list[str],
+) -> StageError:
+    """Say why a message failed ``max_attempts`` times: the blocklist, or the role tags."""
+    roles = cfg.role_names()
+    run = progress.runs[r]
+    if run.blocked:
+        last = f", the last for the term {blocked[-1]!r}" if blocked else ""
+        return StageError(
+            f"the text model at {model.path} wrote no message that passes the blocklist in "
+            f"{run.attempt} attempts for run {r}: the blocklist {cfg.text.blocklist} rejected "
+            f"{run.blocked} of them{last}; shorten the blocklist, or raise text.max_attempts"
+        )
+    bad = next(p for p in pieces if p is not None)
+    return StageError(
+        f"the text model at {model.path} wrote no message from a known role "
+        f"({', '.join(roles)}) in {run.attempt} attempts for run {r} (last: "
+        f"{bad.raw[:60]!r}): check text.role_format and the [roles] tables match how "
+        "the model was trained"
+    )
 
 
 def _check_silent_runs(model: TextModel, cfg: RunConfig, progress: TextProgress) -> None:
