@@ -191,13 +191,32 @@ def site(
 @app.command()
 def check(
     archive: Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")],
+    blocklist: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also list every message that matches this blocklist (id, sender, term; "
+            "exit 1 if any does). Format: docs/configuration.md, Blocklist."
+        ),
+    ] = None,
 ) -> None:
     """Validate an archive: schema, every referenced file, and the manifest's hashes."""
-    from ghosts_render.archive.check import check_archive
+    from ghosts_render.archive.check import check_archive, list_blocked_messages
 
     notes = check_archive(archive)
     for note in notes:
         log.info("%s", note)
+    if blocklist is not None:
+        found = list_blocked_messages(archive, blocklist)
+        for message in found:
+            typer.echo(f"{message.id}\t{message.sender}\t{message.term}")
+        if found:
+            typer.echo(
+                f"ghosts-render: {len(found)} message(s) of {archive} match the blocklist "
+                f"{blocklist}: edit or delete them, then check again",
+                err=True,
+            )
+            raise typer.Exit(1)
+        log.info("no message matches the blocklist %s", blocklist)
     typer.echo(f"{archive}: ok")
 
 

@@ -19,6 +19,7 @@ from ghosts_render.archive.folder import (
 from ghosts_render.archive.paths import resolve_inside
 from ghosts_render.archive.rebuild import is_generated
 from ghosts_render.archive.schema import list_conversation_problems
+from ghosts_render.blocklist import BlockedMessage, list_blocked, load_blocklist
 from ghosts_render.errors import ArchiveError
 
 MAX_LISTED = 12
@@ -51,6 +52,12 @@ def check_archive(archive_dir: Path) -> list[str]:
     if conversation.get("demo"):
         notes.append("rendered with the bundled demo models")
     return notes
+
+
+def list_blocked_messages(archive_dir: Path, blocklist_path: Path) -> list[BlockedMessage]:
+    """Return the archive's messages that match a blocklist file: (id, sender, term), in order."""
+    blocklist = load_blocklist(blocklist_path)
+    return list_blocked(read_conversation(archive_dir)["messages"], blocklist)
 
 
 def list_file_problems(archive_dir: Path, manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
