@@ -400,7 +400,9 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
     if text.prompts_file:
         text = _load_prompts_file(text, resolve(text.prompts_file), problems)
     if text.blocklist:
-        text = dataclasses.replace(text, blocklist=str(resolve(text.blocklist)))
+        # Absolute even when the config was given as a relative path: the manifest records it,
+        # and `check`, the studio and re-rolls read it from other folders.
+        text = dataclasses.replace(text, blocklist=str(resolve(text.blocklist).absolute()))
         if not Path(text.blocklist).exists():
             problems.append(f"text.blocklist: {text.blocklist} does not exist")
 

@@ -185,6 +185,8 @@ def test_the_config_resolves_the_blocklist_beside_it_and_records_the_path(
     assert cfg.text.blocklist == str(tmp_path / "blocklist.txt")
     assert read_recorded_config(cfg.to_dict(), "manifest.json") == cfg
     assert load_config(None).text.blocklist == ""  # no blocklist: no screening
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("ghosts.toml")).text.blocklist == str(tmp_path / "blocklist.txt")
 
 
 @pytest.mark.parametrize(
