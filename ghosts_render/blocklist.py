@@ -4,10 +4,9 @@ The file is UTF-8 text, one entry per line (docs/configuration.md, Blocklist):
 
 - ``word`` or ``a phrase``: matched case-insensitively as whole words: "art" matches "Art!" but
   not "artist" (a term's edge that is punctuation needs no boundary: "!!!" is in "wow!!!"); a
-  phrase's inner spaces match any run of whitespace. Word boundaries are
-  Unicode's (a letter or digit of any script continues a word), and both sides are compared
-  after Unicode case folding and NFKC normalisation, so "STRASSE" matches "straße" and a
-  full-width "ａｒｔ" matches "art".
+  phrase's inner spaces match any run of whitespace. Word boundaries are Unicode's (a letter or
+  digit of any script continues a word), and both sides are compared after Unicode case folding
+  and NFKC normalisation, so "STRASSE" matches "straße" and a full-width "ａｒｔ" matches "art".
 - ``/regex/``: a Python regular expression, searched case-insensitively anywhere in the text
   as it is (write ``\\b`` for word boundaries yourself).
 - blank lines, and lines whose first non-blank character is ``#``, are ignored. To block a
@@ -17,7 +16,8 @@ Python's ``re`` has no time limit, so a regular expression that backtracks expon
 hang a render. Guards: the file is at most 1 MiB and 10,000 entries, a regex at most 300
 characters, and a regex that repeats a repetition without bound (``(a+)+``, ``(a*){2,}``) is
 refused at load time; a possessive quantifier or an atomic group (``(a++)+``, ``(?>a+)+``) is
-accepted. A regex that matches the empty text (it would block every message) is refused too.
+accepted. That catches the common shape, not every slow regex (``(a|aa)+`` passes). A regex that
+matches the empty text (it would block every message) is refused too.
 """
 
 from __future__ import annotations
