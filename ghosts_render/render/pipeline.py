@@ -62,7 +62,7 @@ class RenderReport:
     sounds: int = 0
     resumed: bool = False
     already_done: bool = False
-    blocked: int = 0  # text candidates the blocklist rejected
+    screening: dict[str, Any] | None = None  # the blocklist and its rejections (manifest)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -271,7 +271,7 @@ def _load_or_generate_text(model, cfg, done_path, progress_path, progress, repor
     if done_path.is_file():
         data = read_json(done_path, "render state")
         messages = [text_stage.TextMessage(**m) for m in data["messages"]]
-        report.blocked = data["stats"]["blocked"]
+        report.screening = data["screening"]
         report.resumed = True
         log.info("text: %d messages from an earlier try of this render", len(messages))
         return messages
@@ -281,12 +281,13 @@ def _load_or_generate_text(model, cfg, done_path, progress_path, progress, repor
         result = text_stage.generate_conversation(
             model, cfg, state=state, on_round=_saver(progress_path), on_progress=update
         )
-    report.blocked = result.stats.blocked
+    # Recorded with the text, so the manifest never reads the blocklist again hours later.
+    report.screening = _screening(cfg, result.stats.blocked)
     write_json(
         done_path,
         {
             "messages": [_message_record(m) for m in result.messages],
-            "stats": {"blocked": result.stats.blocked},
+            "screening": report.screening,
         },
     )
     progress_path.unlink(missing_ok=True)
@@ -441,7 +442,7 @@ def _manifest(
         demo=list(cfg.demo),
         models={"text": text_identity, "selfies": selfies.networks},
         sounds={**sounds.provenance, "warnings": sounds.warnings},
-        screening=_screening(cfg, report.blocked),
+        screening=report.screening,
         stage_seconds={k: round(v, 3) for k, v in report.seconds.items()},
     )
 
