@@ -273,7 +273,7 @@ def load_config(
 ) -> RunConfig:
     """Read a TOML config (or the defaults), apply overrides, validate everything at once."""
     data = _read_toml(path) if path is not None else {}
-    base = path.parent if path is not None else Path.cwd()
+    base = path.parent.absolute() if path is not None else Path.cwd()
     where = str(path) if path is not None else "config"
     problems: list[str] = []
     for key in data:

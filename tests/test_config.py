@@ -163,3 +163,13 @@ def test_a_damaged_recorded_config_is_one_clear_error():
     cfg["pacing"]["letter_time"] = "slow"
     with pytest.raises(ConfigError, match=r"^manifest.json has 1 problem: pacing.letter_time"):
         read_recorded_config(cfg, "manifest.json")
+
+
+def test_a_relative_config_path_gives_absolute_paths(tmp_path, monkeypatch):
+    """The manifest records the config's paths; reroll and check read them from elsewhere."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "ghosts.toml").write_text('[text]\nmodel = "model"\n')
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(Path("ghosts.toml"), turns=3)
+    assert Path(cfg.text.model).is_absolute()
+    assert Path(cfg.text.model) == tmp_path / "model"
