@@ -19,3 +19,7 @@ class StageError(GhostsError):
 
 class ArchiveError(GhostsError):
     """An archive on disk is missing, damaged or would be overwritten unsafely."""
+
+
+class CurationError(GhostsError):
+    """A curation step (edit, delete, re-roll, pick, undo) cannot be made as asked."""

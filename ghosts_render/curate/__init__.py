@@ -1,0 +1,1 @@
+"""Curation: change a rendered archive one recorded, undoable step at a time (docs/curating.md)."""
