@@ -183,7 +183,9 @@ def site(
     """Re-plan the timing from the texts and rebuild the player from an archive's (possibly
     edited) conversation.json; no models."""
     from ghosts_render.archive.rebuild import rebuild_site
+    from ghosts_render.curate.history import recover_interrupted
 
+    recover_interrupted(archive)  # a curation step a crash interrupted: finished or rolled back
     rebuild_site(archive, keep_times=keep_times)
     typer.echo(str(archive))
 
@@ -322,3 +324,6 @@ def bench(
 def main() -> None:
     """Entry point of the ``ghosts-render`` console script."""
     app()
+
+
+from ghosts_render import cli_curate  # noqa: E402, F401  (registers the curation verbs on app)

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from ghosts_render.archive.check import check_archive
+from ghosts_render.archive.folder import check_replaceable
+from ghosts_render.cli import app
+from ghosts_render.config import read_recorded_config
 from ghosts_render.curate.edit import delete_message, edit_message
 from ghosts_render.curate.history import (
     Change,
@@ -32,7 +36,14 @@ from ghosts_render.curate.history import (
     undo_step,
 )
 from ghosts_render.curate.journal import pending_path
-from ghosts_render.curate.sidecar import lock_archive, removed_dir, sidecar_dir
+from ghosts_render.curate.sidecar import (
+    lock_archive,
+    raw_for,
+    read_raw,
+    removed_dir,
+    sidecar_dir,
+    write_render_sidecar,
+)
 from ghosts_render.errors import ArchiveError, CurationError
 
 NEW_TEXT = "a curated line that no render ever wrote, zebra quartz"
@@ -340,9 +351,16 @@ def test_a_crash_before_conversation_json_is_rolled_back_by_the_next_command(
     _run_edit(archive, target["id"], limit=4096)
     assert pending_path(archive).is_file()
     assert not (archive / target["selfie"]["src"]).exists()  # moved out before the crash
-    recover_interrupted(archive)
+    result = runner.invoke(app, ["site", str(archive)])  # `site` repairs it too
+    assert result.exit_code == 0, result.output
+    assert "rolled back step 1 (delete" in result.stderr
     assert not pending_path(archive).exists()
-    assert read_files(archive) == start  # not even marked edited: nothing happened
+    now = read_files(archive)
+    manifests = [json.loads(files.pop("manifest.json")) for files in (start, now)]
+    assert now == start
+    assert manifests[1].pop("edited", False) is False  # nothing happened: not curated
+    assert manifests[1] == manifests[0]
+    recover_interrupted(archive)  # nothing left to repair
     check_archive(archive)
     assert read_history(archive) == []
 
@@ -362,3 +380,104 @@ def test_a_crash_after_conversation_json_is_finished_by_the_next_command(archive
     assert [(s.n, s.action, s.undone) for s in steps] == [(1, "delete", True), (2, "undo", False)]
     check_archive(archive)
     assert target["id"] in by_id(archive)
+
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("verb", ["edit", "delete", "undo", "history"])
+def test_every_curation_verb_has_help(verb: str) -> None:
+    result = runner.invoke(app, [verb, "--help"])
+    assert result.exit_code == 0
+    assert "ARCHIVE.curation/" in " ".join(result.output.split())
+
+
+def test_the_verbs_as_an_artist_uses_them(archive: Path) -> None:
+    a, b = messages(archive)[5]["id"], messages(archive)[6]["id"]
+    result = _cli("edit", str(archive), a, NEW_TEXT)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1  ") and f"  edit  {a}  text of " in result.stdout
+    assert _cli("delete", str(archive), b).exit_code == 0
+    assert _cli("check", str(archive)).exit_code == 0
+    assert _cli("undo", str(archive)).stdout.startswith("3  ")
+    lines = _cli("history", str(archive)).stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[1].endswith(f"  delete  {b}  -  (undone)")
+    assert lines[2].endswith(f"  undo  {b}  undid step 2 (delete)")
+    steps = [json.loads(x) for x in _cli("history", str(archive), "--json").stdout.splitlines()]
+    assert [(s["n"], s["action"], s["undone"]) for s in steps] == [
+        (1, "edit", False),
+        (2, "delete", True),
+        (3, "undo", False),
+    ]
+    assert _cli("undo", str(archive)).exit_code == 0
+    assert _cli("undo", str(archive)).stdout == f"{archive}: nothing to undo\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["delete", "{a}", "m0004"], "has no message 'm0004': ids look like m00012"),
+        (["undo", "{a}/nowhere"], "nowhere is not an archive folder"),
+        (["edit", "{a}", "m00001", "a\tb"], "control characters (U+0009"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(archive: Path, args: list[str], expected: str) -> None:
+    result = runner.invoke(app, [x.format(a=archive) for x in args])
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("ghosts-render: error: ") and expected in line
+    assert not (archive / "nowhere.curation").exists()
+
+
+def test_the_render_records_every_raw_piece_beside_the_archive(demo_render: Path) -> None:
+    store = json.loads((sidecar_dir(demo_render) / "raw.json").read_text(encoding="utf-8"))
+    manifest = json.loads((demo_render / "manifest.json").read_text(encoding="utf-8"))
+    assert (store["format"], store["version"]) == ("ghosts-render/curation-raw", 1)
+    assert store["fingerprint"] == manifest["fingerprint"]
+    cfg = read_recorded_config(manifest["config"], "manifest.json")
+    msgs = messages(demo_render)
+    assert sorted(store["raw"]) == [m["id"] for m in msgs]
+    for m in msgs:  # every recorded piece still parses to its message
+        assert raw_for(m, store["raw"][m["id"]], cfg) == store["raw"][m["id"]]
+    assert read_raw(demo_render, manifest["fingerprint"]) == store["raw"]
+    assert read_raw(demo_render, "another render") == {}
+
+
+def test_raw_for_rebuilds_the_piece_of_an_edited_message(demo_render: Path) -> None:
+    manifest = json.loads((demo_render / "manifest.json").read_text(encoding="utf-8"))
+    cfg = read_recorded_config(manifest["config"], "manifest.json")
+    store = read_raw(demo_render, manifest["fingerprint"])
+    plain = next(m for m in messages(demo_render) if "selfie" not in m)
+    selfie = next(m for m in messages(demo_render) if "selfie" in m)
+    edited = {**plain, "text": "new  words"}
+    assert raw_for(edited, store[plain["id"]], cfg) == f"[{plain['sender']}] new  words"
+    assert raw_for({**selfie, "text": ""}, None, cfg) == f"[{selfie['sender']}] [image]"
+    assert raw_for({**selfie, "text": "hi"}, None, cfg) == f"[{selfie['sender']}] hi [image]"
+
+
+def test_a_render_keeps_the_history_of_an_archive_it_does_not_know(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    side = sidecar_dir(out)
+    side.mkdir()
+    (side / "history.jsonl").write_text('{"step": 1}\n')
+    write_render_sidecar(out, "fp", ["[artist] hi"], lambda i: f"m{i:05d}")
+    assert (tmp_path / "out.curation.1" / "history.jsonl").read_text() == '{"step": 1}\n'
+    assert "moved it to out.curation.1" in caplog.text
+    assert read_raw(out, "fp") == {"m00000": "[artist] hi"}
+    write_render_sidecar(out, "fp2", ["[artist] yo"], lambda i: f"m{i:05d}")  # raw only: kept
+    assert not (tmp_path / "out.curation.2").exists()
+    assert read_raw(out, "fp2") == {"m00000": "[artist] yo"}
+
+
+def test_a_render_never_replaces_a_curated_archive_even_after_undo(archive: Path) -> None:
+    edit_message(archive, "m00001", NEW_TEXT)
+    undo_step(archive)
+    with pytest.raises(ArchiveError, match="holds a curated archive"):
+        check_replaceable(archive)

@@ -25,7 +25,13 @@ from ghosts_render.archive.folder import read_conversation
 from ghosts_render.archive.paths import list_url_path_problems
 from ghosts_render.archive.schema import check_conversation
 from ghosts_render.curate import journal
-from ghosts_render.curate.sidecar import history_path, lock_archive, now_iso, removed_dir
+from ghosts_render.curate.sidecar import (
+    check_archive_dir,
+    history_path,
+    lock_archive,
+    now_iso,
+    removed_dir,
+)
 from ghosts_render.errors import ArchiveError, CurationError, GhostsError
 from ghosts_render.files import dump_json
 
@@ -71,6 +77,7 @@ def recover_interrupted(archive: Path) -> None:
 def apply_change(archive: Path, change: Change) -> Step:
     """Make ``change`` to the archive as one recorded step, holding the archive's lock."""
     archive = Path(archive)
+    check_archive_dir(archive)
     with lock_archive(archive, change.action), _changing:
         journal.recover(archive)
         return _apply(archive, change, None)
@@ -79,6 +86,7 @@ def apply_change(archive: Path, change: Change) -> Step:
 def undo_step(archive: Path) -> Step | None:
     """Undo the latest step not undone yet (an undo is itself a step); None when none is left."""
     archive = Path(archive)
+    check_archive_dir(archive)
     with lock_archive(archive, "undo"), _changing:
         journal.recover(archive)
         records = read_records(archive)
@@ -101,6 +109,7 @@ def undo_step(archive: Path) -> Step | None:
 
 def read_history(archive: Path) -> list[Step]:
     """Return every recorded step, oldest first, each marked undone or not."""
+    check_archive_dir(archive)
     records = read_records(Path(archive))
     undone = {r["undoes"] for r in records if r.get("undoes") is not None}
     return [

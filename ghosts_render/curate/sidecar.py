@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from ghosts_render.files import read_json, write_json
 if TYPE_CHECKING:
     from ghosts_render.config import RunConfig
 
+log = logging.getLogger(__name__)
+
 RAW_FORMAT = "ghosts-render/curation-raw"
 RAW_VERSION = 1
 STUDIO = "studio"  # the lock holder that keeps an archive for its whole life
@@ -32,6 +35,15 @@ def sidecar_dir(archive: Path) -> Path:
     """Return the curation folder of an archive (``output`` -> ``output.curation``)."""
     archive = Path(archive).resolve()
     return archive.parent / (archive.name + ".curation")
+
+
+def check_archive_dir(archive: Path) -> None:
+    """Raise CurationError unless ``archive`` is a folder holding conversation.json."""
+    if not (Path(archive) / "conversation.json").is_file():
+        raise CurationError(
+            f"{archive} is not an archive folder (it has no conversation.json): give the "
+            "folder a render wrote (e.g. output)"
+        )
 
 
 def history_path(archive: Path) -> Path:
@@ -171,6 +183,27 @@ def write_raw(archive: Path, fingerprint: str | None, raw: Mapping[str, str]) ->
             "raw": dict(raw),
         },
     )
+
+
+def write_render_sidecar(
+    out: Path, fingerprint: str, raws: Sequence[str], message_id: Callable[[int], str]
+) -> None:
+    """Start the sidecar of a freshly rendered archive: its raw store (message ``i``'s id is
+    ``message_id(i)``). A sidecar left by an earlier archive of that name (deleted or moved away
+    by hand) keeps its history: it is moved aside to ``OUT.curation.N``, never overwritten."""
+    side = sidecar_dir(out)
+    if side.is_dir() and any(p.name not in ("lock", "raw.json") for p in side.iterdir()):
+        k = 1
+        while side.with_name(f"{side.name}.{k}").exists():
+            k += 1
+        side.rename(side.with_name(f"{side.name}.{k}"))
+        log.warning(
+            "%s held the curation history of an earlier archive; moved it to %s.%d",
+            side,
+            side.name,
+            k,
+        )
+    write_raw(out, fingerprint, {message_id(i): raw for i, raw in enumerate(raws)})
 
 
 def raw_for(message: Mapping[str, Any], recorded_raw: str | None, cfg: RunConfig) -> str:

@@ -32,6 +32,7 @@ from ghosts_render.archive.folder import (
 )
 from ghosts_render.archive.model import Conversation, Manifest, Message, Role, Selfie, Sound
 from ghosts_render.config import RunConfig, plan_player
+from ghosts_render.curate.sidecar import lock_archive, write_render_sidecar
 from ghosts_render.errors import ArchiveError, ConfigError, GhostsError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_json
 from ghosts_render.render.workdir import (
@@ -175,7 +176,9 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
             archive = work / "archive"
             selfies, sounds = _render_media(cfg, messages, archive, device, progress, report)
             write_manifest(archive, _manifest(cfg, fingerprint, report, identity, selfies, sounds))
-            write_finished(archive, out)
+            with lock_archive(out, "render"):  # not while the studio has the old one open
+                write_finished(archive, out)
+                write_render_sidecar(out, fingerprint, [m.raw for m in messages], message_id)
             shutil.rmtree(work, ignore_errors=True)
             return report
     except OSError as e:
