@@ -424,6 +424,7 @@ def test_the_verbs_as_an_artist_uses_them(archive: Path) -> None:
         (["delete", "{a}", "m0004"], "has no message 'm0004': ids look like m00012"),
         (["undo", "{a}/nowhere"], "nowhere is not an archive folder"),
         (["edit", "{a}", "m00001", "a\tb"], "control characters (U+0009"),
+        (["history", "{a}/media"], "media is not an archive folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(archive: Path, args: list[str], expected: str) -> None:
@@ -432,6 +433,13 @@ def test_bad_input_is_one_line_and_exit_1(archive: Path, args: list[str], expect
     (line,) = result.stderr.splitlines()
     assert line.startswith("ghosts-render: error: ") and expected in line
     assert not (archive / "nowhere.curation").exists()
+
+
+def test_an_archive_without_a_manifest_is_one_line(archive: Path) -> None:
+    (archive / "manifest.json").unlink()
+    with pytest.raises(CurationError, match="has no manifest.json, .* run `ghosts-render site"):
+        delete_message(archive, "m00001")
+    assert not sidecar_dir(archive).exists()
 
 
 def test_the_render_records_every_raw_piece_beside_the_archive(demo_render: Path) -> None:
@@ -481,3 +489,16 @@ def test_a_render_never_replaces_a_curated_archive_even_after_undo(archive: Path
     undo_step(archive)
     with pytest.raises(ArchiveError, match="holds a curated archive"):
         check_replaceable(archive)
+
+
+def test_a_page_changed_by_hand_is_named_when_a_step_cannot_rewrite_it(
+    archive: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = archive / "transcript.html"
+    page.write_bytes(page.read_bytes() + b"<!-- mine -->\n")
+    assert runner.invoke(app, ["site", str(archive)]).exit_code == 0  # kept, and recorded so
+    target = messages(archive)[4]
+    delete_message(archive, target["id"])
+    assert "transcript.html kept as changed by hand, so a text step 1 removed" in caplog.text
+    assert page.read_bytes().endswith(b"<!-- mine -->\n")
+    check_archive(archive)

@@ -77,6 +77,8 @@ def recover_interrupted(archive: Path) -> None:
 def apply_change(archive: Path, change: Change) -> Step:
     """Make ``change`` to the archive as one recorded step, holding the archive's lock."""
     archive = Path(archive)
+    if change.action not in ACTIONS:
+        raise CurationError(f"unknown curation action {change.action!r}: one of {ACTIONS}")
     check_archive_dir(archive)
     with lock_archive(archive, change.action), _changing:
         journal.recover(archive)

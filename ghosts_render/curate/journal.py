@@ -93,10 +93,26 @@ def finish(archive: Path, pending: Mapping[str, Any]) -> None:
             f"step {record['step']} ({record['action']}) of {archive} is half done: {e}. Fix "
             f"that, then run `ghosts-render site {archive}` (or any curation command) to finish it"
         ) from None
+    _warn_kept_pages(archive, record)
     _update_raw(archive, record["raw_after"])
     append_history(archive, record)
-    _prune(sidecar_dir(archive) / "removed")  # an undo's media leave empty folders
+    for folder in ("removed", "staging"):  # an undo or a pick leaves empty folders there
+        _prune(sidecar_dir(archive) / folder)
     pending_path(archive).unlink()
+
+
+def _warn_kept_pages(archive: Path, record: Mapping[str, Any]) -> None:
+    """Warn when the rebuild kept player pages changed by hand: a removed text may be in them."""
+    kept = read_manifest(archive).get("hand_edited") or []
+    pages = [rel for rel in kept if isinstance(rel, str) and is_generated(rel)]
+    if pages and record["before"]:
+        log.warning(
+            "%s kept as changed by hand, so a text step %d removed may still be in them: "
+            "delete them and run `ghosts-render site %s` to have them regenerated",
+            ", ".join(pages),
+            record["step"],
+            archive,
+        )
 
 
 def recover(archive: Path) -> None:

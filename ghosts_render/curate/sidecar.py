@@ -44,6 +44,11 @@ def check_archive_dir(archive: Path) -> None:
             f"{archive} is not an archive folder (it has no conversation.json): give the "
             "folder a render wrote (e.g. output)"
         )
+    if not (Path(archive) / "manifest.json").is_file():
+        raise CurationError(
+            f"{archive} has no manifest.json, which curation records its steps against: run "
+            f"`ghosts-render site {archive}` once to write one"
+        )
 
 
 def history_path(archive: Path) -> Path:
