@@ -508,3 +508,25 @@ def test_a_page_changed_by_hand_is_named_when_a_step_cannot_rewrite_it(
     assert "transcript.html kept as changed by hand, so a text step 1 removed" in caplog.text
     assert page.read_bytes().endswith(b"<!-- mine -->\n")
     check_archive(archive)
+
+
+def test_a_message_put_back_where_the_times_closed_up_gets_times_that_fit(archive: Path) -> None:
+    """Undo a deletion after the later messages moved up into its place (as `site` re-planning
+    does, here by hand): the message comes back between its neighbours, and the archive checks."""
+    k = 10
+    target = messages(archive)[k]
+    delete_message(archive, target["id"])
+    data = json.loads((archive / "conversation.json").read_text(encoding="utf-8"))
+    shift = data["messages"][k]["at"] - target["at"]  # the next one now starts where it was
+    for m in data["messages"][k:]:
+        m["at"] -= shift
+        m["writing_at"] = max(0, m["writing_at"] - shift)
+    data["duration"] -= shift
+    (archive / "conversation.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    assert runner.invoke(app, ["site", str(archive)]).exit_code == 0
+    assert undo_step(archive) is not None
+    check_archive(archive)
+    now = messages(archive)
+    assert untimed(now[k]) == untimed(target)
+    assert now[k - 1]["at"] < now[k]["at"] < now[k + 1]["at"]
+    assert now[k]["writing_at"] <= now[k]["at"]

@@ -187,6 +187,7 @@ def _apply(archive: Path, change: Change, undoes: int | None) -> Step:
         "raw_before": raw_before,
         "raw_after": dict(change.raw),
     }
+    new_messages = fit_times(new_messages, {a["id"] for a in change.after}, conversation)
     new = {**conversation, "messages": new_messages}
     pending = journal.begin(archive, record, change.media, messages, new_messages)
     try:
@@ -237,6 +238,47 @@ def merge_messages(
     if not merged:
         raise CurationError(f"{change.action} would leave {archive} with no message; keep one")
     return merged
+
+
+def fit_times(
+    messages: list[dict[str, Any]], ids: set[str], conversation: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Give the messages ``ids`` names times that fit between their neighbours' where theirs do
+    not: a message an undo puts back into an archive whose times were re-planned without it.
+    They are provisional: the rebuild re-plans every time from the texts (unless the archive
+    keeps its times, and then a message put back finds its old place free)."""
+    out = list(messages)
+    i = 0
+    while i < len(out):
+        if out[i]["id"] not in ids:
+            i += 1
+            continue
+        j = i
+        while j < len(out) and out[j]["id"] in ids:
+            j += 1
+        lo = out[i - 1]["at"] if i else -1
+        hi = out[j]["at"] if j < len(out) else conversation["duration"]
+        ats = [m.get("at") for m in out[i:j]]
+        if not _fits(ats, lo, hi):
+            if hi - lo <= j - i:
+                raise CurationError(
+                    f"no room in the timeline for {out[i]['id']} between {lo} and {hi} ms: "
+                    "move its neighbours' times apart in conversation.json, run `ghosts-render "
+                    "site`, then this again"
+                )
+            for k in range(i, j):
+                at = lo + (hi - lo) * (k - i + 1) // (j - i + 1)
+                writing = out[k].get("writing_at")
+                writing = min(max(0, writing if isinstance(writing, int) else at), at)
+                out[k] = {**out[k], "writing_at": writing, "at": at}
+        i = j
+    return out
+
+
+def _fits(ats: list[Any], lo: int, hi: int) -> bool:
+    if not all(isinstance(a, int) and not isinstance(a, bool) for a in ats):
+        return False
+    return _in_order([lo, *ats, hi])
 
 
 def _id_key(message: Mapping[str, Any]) -> str:
