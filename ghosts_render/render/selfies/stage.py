@@ -85,7 +85,8 @@ def pick_batch_size(configured: int, device: str, resolution: int) -> int:
     return max(1, min(CUDA_MAX_BATCH, guess))
 
 
-def _settings(cfg: RunConfig) -> EncodeSettings:
+def plan_encode_settings(cfg: RunConfig) -> EncodeSettings:
+    """Return how the config's selfies are encoded (JPEG quality, WebP size and quality)."""
     s = cfg.selfies
     return EncodeSettings(s.jpeg_quality, s.webp_size, s.webp_quality)
 
@@ -313,7 +314,7 @@ def render_selfies(
     """
     start = time.perf_counter()
     roles = _check_roles(jobs, cfg)
-    s, settings = cfg.selfies, _settings(cfg)
+    s, settings = cfg.selfies, plan_encode_settings(cfg)
     write_selfie_dir(archive_dir / SELFIE_DIR)
     tally = _Tally(jobs, on_progress)
     networks, todo = _load_roles(jobs, roles, device, archive_dir, settings, tally)
@@ -335,17 +336,21 @@ def render_selfies(
                 )
                 _encode_batches(encoder, batches, role, archive_dir, missing)
         encoder.finish()
-    by_message = {job.message_id: _record(job, tally.sizes, roles) for job in jobs}
+    by_message = {
+        job.message_id: plan_selfie_record(
+            roles[job.role], job.seed, tally.sizes[(job.role, job.seed)]
+        )
+        for job in jobs
+    }
     seconds = time.perf_counter() - start
     return SelfieResult(by_message, networks, len(tally.sizes) - reused, reused, seconds)
 
 
-def _record(
-    job: SelfieJob, sizes: dict[tuple[str, int], tuple[int, int]], roles: dict[str, RoleConfig]
-) -> Selfie:
-    jpg, webp = selfie_paths(job.role, job.seed)
-    width, height = sizes[(job.role, job.seed)]
-    label = roles[job.role].label or job.role
+def plan_selfie_record(role: RoleConfig, seed: int, size: tuple[int, int]) -> Selfie:
+    """Return the record of a role's selfie of ``seed`` whose JPEG is ``size`` (width, height)."""
+    jpg, webp = selfie_paths(role.name, seed)
+    width, height = size
+    label = role.label or role.name
     return Selfie(
-        seed=job.seed, src=jpg, webp=webp, width=width, height=height, alt=f"selfie of {label}"
+        seed=seed, src=jpg, webp=webp, width=width, height=height, alt=f"selfie of {label}"
     )
