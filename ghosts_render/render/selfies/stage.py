@@ -173,11 +173,14 @@ def check_role_networks(cfg: RunConfig) -> None:
         check_role_class(role, int(c_dim) if isinstance(c_dim, int) else 0)
 
 
-def load_network_identity(path: Path, G: Generator) -> dict[str, Any]:
-    """Return a network's identity for provenance: path, sha256, kind, resolution, demo."""
+def load_network_identity(path: Path, G: Generator, sha256: str | None = None) -> dict[str, Any]:
+    """Return a network's identity for provenance: path, sha256, kind, resolution, demo.
+
+    ``sha256``: the file's hash when the caller has just computed it (it is not hashed again).
+    """
     return {
         "path": str(path),
-        "sha256": sha256_file(path),
+        "sha256": sha256 or sha256_file(path),
         "kind": str(getattr(G, "kind", "unknown")),
         "resolution": int(G.img_resolution),
         "demo": path.resolve().is_relative_to(DEMO_DIR.resolve()),
