@@ -15,6 +15,7 @@ from PIL import Image
 from ghosts_render.archive.check import check_archive
 from ghosts_render.config import read_recorded_config
 from ghosts_render.curate import selfies as curate
+from ghosts_render.curate.edit import edit_message
 from ghosts_render.curate.selfies import (
     generate_selfie_candidates,
     pick_selfie,
@@ -220,7 +221,7 @@ def _unchanged(archive: Path, before: dict[str, str]) -> None:
 
 def test_an_unknown_message_is_one_line_and_writes_nothing(archive: Path) -> None:
     before = archive_digest(archive)
-    with pytest.raises(CurationError, match=r"has no message 'm99999' \(its ids run m00000 to"):
+    with pytest.raises(CurationError, match="has no message 'm99999': ids look like m00012"):
         generate_selfie_candidates(archive, "m99999", 2, device="cpu")
     with pytest.raises(CurationError, match="has no message 'm99999'"):
         pick_selfie(archive, "m99999", 1)
@@ -291,11 +292,7 @@ def test_candidates_of_another_network_are_refused(archive: Path) -> None:
 def test_candidates_of_a_message_that_changed_since_are_refused(archive: Path) -> None:
     mid = _message(archive, selfie=True)["id"]
     generate_selfie_candidates(archive, mid, 2, device="cpu")
-    conversation = _conversation(archive)
-    for m in conversation["messages"]:
-        if m["id"] == mid:
-            m["text"] = "another text"
-    (archive / "conversation.json").write_text(json.dumps(conversation, indent=2) + "\n")
+    edit_message(archive, mid, "another text")
     before = archive_digest(archive)
     with pytest.raises(CurationError, match=f"message {mid} changed since its selfie candidates"):
         pick_selfie(archive, mid, 1)

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -27,10 +27,14 @@ from ghosts_render.archive.folder import read_conversation, read_manifest
 from ghosts_render.archive.model import Message
 from ghosts_render.config import RoleConfig, RunConfig, read_recorded_config
 from ghosts_render.curate.contact_sheet import format_png, render_contact_sheet
+from ghosts_render.curate.edit import find_message
+from ghosts_render.curate.history import Change, Step, apply_change
+from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw, sidecar_dir, staging_dir
 from ghosts_render.errors import CurationError, GhostsError
 from ghosts_render.files import read_json, sha256_file, write_atomic, write_json
 from ghosts_render.render.selfies.encode import write_selfie_files
 from ghosts_render.render.selfies.stage import (
+    SELFIE_DIR,
     check_role_class,
     generate_selfie_batches,
     load_network_identity,
@@ -41,9 +45,6 @@ from ghosts_render.render.selfies.stage import (
     role_class,
     selfie_paths,
 )
-
-if TYPE_CHECKING:
-    from ghosts_render.curate.history import Step
 
 CANDIDATES_FORMAT = "ghosts-render/selfie-candidates"
 CANDIDATES_VERSION = 1
@@ -73,15 +74,9 @@ class _Archive:
     cfg: RunConfig
 
 
-def sidecar_dir(archive: Path) -> Path:
-    """Return the archive's curation sidecar: ``NAME.curation`` beside the folder ``NAME``."""
-    archive = archive.resolve()
-    return archive.parent / (archive.name + ".curation")
-
-
 def candidate_paths(archive: Path, message_id: str) -> tuple[Path, Path, Path]:
     """Return (record, contact sheet, image folder) of a message's selfie candidates."""
-    base = sidecar_dir(archive) / "candidates"
+    base = candidates_dir(archive)
     return (
         base / f"{message_id}-selfies.json",
         base / f"{message_id}-selfies.jpg",
@@ -101,18 +96,6 @@ def _load_archive(archive: Path) -> _Archive:
         )
     cfg = read_recorded_config(manifest["config"], str(archive / "manifest.json"))
     return _Archive(archive, conversation, manifest, cfg)
-
-
-def _find_message(a: _Archive, message_id: str) -> dict[str, Any]:
-    messages = a.conversation.get("messages", [])
-    for m in messages:
-        if m.get("id") == message_id:
-            return dict(m)
-    span = f"its ids run {messages[0]['id']} to {messages[-1]['id']}" if messages else "it is empty"
-    raise CurationError(
-        f"{a.path / 'conversation.json'} has no message {message_id!r} ({span}); the transcript "
-        "page shows each message's id"
-    )
 
 
 def _role(a: _Archive, name: str, message_id: str) -> RoleConfig:
@@ -165,7 +148,7 @@ def list_used_seeds(archive: Path, conversation: Mapping[str, Any]) -> set[int]:
         for m in conversation.get("messages", [])
         if isinstance(m.get("selfie"), Mapping) and isinstance(m["selfie"].get("seed"), int)
     }
-    for path in (sidecar_dir(archive) / "removed").glob("*/media/selfies/*"):
+    for path in (sidecar_dir(archive) / "removed").glob(f"*/{SELFIE_DIR}/*"):
         match = _SELFIE_FILE.fullmatch(path.name)
         if match:
             used.add(int(match.group(1)))
@@ -275,7 +258,7 @@ def generate_selfie_candidates(
             "of 3 by 3)"
         )
     a = _load_archive(archive)
-    message = _find_message(a, message_id)
+    message = find_message(archive, message_id)
     role, sha = read_role_network(a, _role(a, message["sender"], message_id))
     seeds = plan_candidate_seeds(
         a.cfg.seed, message_id, list_used_seeds(archive, a.conversation), n
@@ -316,7 +299,7 @@ def _stage_pixels(
     archive: Path, cfg: RunConfig, role: RoleConfig, seed: int, pixels: np.ndarray, message_id: str
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Encode a selfie as the render does into the sidecar's staging; return (record, media)."""
-    staging = sidecar_dir(archive) / "staging" / message_id
+    staging = staging_dir(archive) / message_id
     media = {rel: staging / rel for rel in selfie_paths(role.name, seed)}
     jpg, webp = media.values()
     try:
@@ -387,10 +370,8 @@ def _read_candidate(found: SelfieCandidates, k: int) -> np.ndarray:
 
 def pick_selfie(archive: Path, message_id: str, k: int) -> Step:
     """Install selfie candidate ``k`` (1-based, as the sheet numbers them) as the message's."""
-    from ghosts_render.curate.history import Change, apply_change
-
     a = _load_archive(archive)
-    message = _find_message(a, message_id)
+    message = find_message(archive, message_id)
     found = read_selfie_candidates(archive, message_id)
     n = len(found.seeds)
     if not 1 <= k <= n:
@@ -420,8 +401,6 @@ def _raw_change(
     archive: Path, a: _Archive, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> dict[str, str]:
     """Return the message's new raw piece when it gains a selfie (the image tag), else nothing."""
-    from ghosts_render.curate.sidecar import raw_for, read_raw
-
     if "selfie" in before:
         return {}
     fingerprint = a.manifest.get("fingerprint")
