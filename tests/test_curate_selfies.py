@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from ghosts_render.archive.check import check_archive
 from ghosts_render.config import read_recorded_config
 from ghosts_render.curate import selfies as curate
 from ghosts_render.curate.edit import edit_message
+from ghosts_render.curate.history import undo_step
 from ghosts_render.curate.selfies import (
     generate_selfie_candidates,
     pick_selfie,
@@ -297,3 +300,58 @@ def test_candidates_of_a_message_that_changed_since_are_refused(archive: Path) -
     with pytest.raises(CurationError, match=f"message {mid} changed since its selfie candidates"):
         pick_selfie(archive, mid, 1)
     _unchanged(archive, before)
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from ghosts_render.curate.sidecar import lock_archive
+with lock_archive(Path(sys.argv[1]), "studio"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_pick_while_the_studio_holds_the_archive_is_refused(archive: Path) -> None:
+    mid = _message(archive, selfie=True)["id"]
+    generate_selfie_candidates(archive, mid, 2, device="cpu")
+    before = archive_digest(archive)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(archive)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(CurationError, match=rf"is open in the studio \(pid {holder.pid}\)"):
+            pick_selfie(archive, mid, 1)
+        with pytest.raises(CurationError, match="is open in the studio"):
+            generate_selfie_candidates(archive, mid, 2, device="cpu")
+    finally:
+        holder.communicate("")
+    _unchanged(archive, before)
+    staging = archive.parent / "out.curation" / "staging"
+    assert not staging.exists() or not any(p.is_file() for p in staging.rglob("*"))
+
+
+def test_undo_of_a_pick_puts_the_old_selfie_back(archive: Path) -> None:
+    mid = _message(archive, selfie=True)["id"]
+    before = archive_digest(archive)
+    conversation = _conversation(archive)
+    found = generate_selfie_candidates(archive, mid, 2, device="cpu")
+    pick_selfie(archive, mid, 2)
+    assert undo_step(archive) is not None
+    assert _conversation(archive) == conversation
+    after = archive_digest(archive)
+    assert {k: v for k, v in after.items() if k.startswith("media/")} == {
+        k: v for k, v in before.items() if k.startswith("media/")
+    }
+    check_archive(archive)
+    # the candidates still apply: the message is as they recorded it
+    pick_selfie(archive, mid, 1)
+    assert _message_by_id(archive, mid)["selfie"]["seed"] == found.seeds[0]
+
+
+def _message_by_id(archive: Path, mid: str) -> dict[str, Any]:
+    return next(m for m in _conversation(archive)["messages"] if m["id"] == mid)

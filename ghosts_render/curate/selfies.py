@@ -29,7 +29,14 @@ from ghosts_render.config import RoleConfig, RunConfig, read_recorded_config
 from ghosts_render.curate.contact_sheet import format_png, render_contact_sheet
 from ghosts_render.curate.edit import find_message
 from ghosts_render.curate.history import Change, Step, apply_change
-from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw, sidecar_dir, staging_dir
+from ghosts_render.curate.sidecar import (
+    candidates_dir,
+    lock_archive,
+    raw_for,
+    read_raw,
+    sidecar_dir,
+    staging_dir,
+)
 from ghosts_render.errors import CurationError, GhostsError
 from ghosts_render.files import read_json, sha256_file, write_atomic, write_json
 from ghosts_render.render.selfies.encode import write_selfie_files
@@ -263,8 +270,10 @@ def generate_selfie_candidates(
     seeds = plan_candidate_seeds(
         a.cfg.seed, message_id, list_used_seeds(archive, a.conversation), n
     )
-    images, network = render_role_selfies(a.cfg, role, sha, seeds, resolve_device(device))
-    return _write_candidates(archive, message, role.name, network, seeds, images)
+    device = resolve_device(device)
+    with lock_archive(archive, "reroll"):  # one writer of the candidates at a time
+        images, network = render_role_selfies(a.cfg, role, sha, seeds, device)
+        return _write_candidates(archive, message, role.name, network, seeds, images)
 
 
 def read_selfie_candidates(archive: Path, message_id: str) -> SelfieCandidates:
@@ -383,18 +392,23 @@ def pick_selfie(archive: Path, message_id: str, k: int) -> Step:
     current = message.get("selfie")
     if isinstance(current, Mapping) and current.get("seed") == seed:
         raise CurationError(f"candidate {k} (seed {seed}) is already message {message_id}'s selfie")
-    role = _role(a, found.role, message_id)
-    selfie, media = _stage_pixels(archive, a.cfg, role, seed, _read_candidate(found, k), message_id)
-    after = Message.from_json({**message, "selfie": selfie}).to_json()  # the render's key order
-    change = Change(
-        action="selfie",
-        before=(message,),
-        after=(after,),
-        media=media,
-        raw=_raw_change(archive, a, message, after),
-        note=f"picked selfie candidate {k} of {n} (seed {seed})",
-    )
-    return apply_change(archive, change)
+    pixels, role = _read_candidate(found, k), _role(a, found.role, message_id)
+    with lock_archive(archive, "selfie"):
+        selfie, media = _stage_pixels(archive, a.cfg, role, seed, pixels, message_id)
+        after = Message.from_json({**message, "selfie": selfie}).to_json()  # the render's order
+        change = Change(
+            action="selfie",
+            before=(message,),
+            after=(after,),
+            media=media,
+            raw=_raw_change(archive, a, message, after),
+            note=f"picked selfie candidate {k} of {n} (seed {seed})",
+        )
+        try:
+            return apply_change(archive, change)
+        finally:  # moved into the archive, or left over from a refused change
+            for staged in media.values():
+                staged.unlink(missing_ok=True)
 
 
 def _raw_change(
