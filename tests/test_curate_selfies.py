@@ -201,6 +201,9 @@ def test_another_candidate_of_the_same_sheet_can_be_picked_after_a_pick(archive:
     assert new["selfie"]["seed"] == found.seeds[1]
     assert not (archive / f"media/selfies/artist-{found.seeds[0]}.jpg").exists()
     check_archive(archive)
+    edit_message(archive, mid, "another text")  # a changed text voids the candidates
+    with pytest.raises(CurationError, match=f"message {mid} changed since its selfie candidates"):
+        pick_selfie(archive, mid, 3)
 
 
 def test_stage_selfie_stages_what_the_render_would_write(archive: Path, tmp_path: Path) -> None:

@@ -124,7 +124,7 @@ def _recorded_network(a: _Archive, role: RoleConfig) -> Mapping[str, Any] | None
     return identity if isinstance(identity, Mapping) else None
 
 
-def read_role_network(a: _Archive, role: RoleConfig) -> tuple[RoleConfig, str]:
+def _read_role_network(a: _Archive, role: RoleConfig) -> tuple[RoleConfig, str]:
     """Return the role (its network path from the manifest) and the network file's sha256.
 
     A role whose network the render never used (it sent no selfie) has only its configured path;
@@ -266,7 +266,7 @@ def generate_selfie_candidates(
         )
     a = _load_archive(archive)
     message = find_message(archive, message_id)
-    role, sha = read_role_network(a, _role(a, message["sender"], message_id))
+    role, sha = _read_role_network(a, _role(a, message["sender"], message_id))
     seeds = plan_candidate_seeds(
         a.cfg.seed, message_id, list_used_seeds(archive, a.conversation), n
     )
@@ -334,7 +334,7 @@ def stage_selfie(
     from ghosts_render.render.pipeline import resolve_device
 
     a = _load_archive(archive)
-    checked, sha = read_role_network(a, _role(a, role, message_id))
+    checked, sha = _read_role_network(a, _role(a, role, message_id))
     if seed is None:
         used = list_used_seeds(archive, a.conversation)
         seed = plan_fresh_seeds(cfg.seed, [message_id], used)[message_id]
@@ -349,7 +349,7 @@ def _check_candidates(a: _Archive, found: SelfieCandidates, message: Mapping[str
     if recorded is not None:
         sha = recorded.get("sha256")
     else:
-        _, sha = read_role_network(a, role)
+        _, sha = _read_role_network(a, role)
     again = f"make new ones with `ghosts-render reroll {a.path} {found.message_id} --selfie`"
     if found.network.get("sha256") != sha or found.role != message["sender"]:
         raise CurationError(
@@ -357,9 +357,10 @@ def _check_candidates(a: _Archive, found: SelfieCandidates, message: Mapping[str
             f"({found.network.get('path')}) than the archive's {found.role} network; {again}"
         )
     current = message.get("selfie")
+    # a selfie picked from these very candidates may be swapped for another of them
     picked_here = isinstance(current, Mapping) and current.get("seed") in found.seeds
-    content = ("sender", "text", "selfie", "run", "new_run")
-    if not picked_here and any(message.get(k) != found.message.get(k) for k in content):
+    content = ("sender", "text", "run", "new_run") + (() if picked_here else ("selfie",))
+    if any(message.get(k) != found.message.get(k) for k in content):
         raise CurationError(
             f"message {found.message_id} changed since its selfie candidates were made; {again}"
         )
