@@ -176,6 +176,8 @@ def test_pick_installs_the_selfie_the_stage_renders_for_that_seed(
     media = {k for k in before if k.startswith("media/")} - {old["src"], old["webp"]}
     assert {k: after[k] for k in media} == {k: before[k] for k in media}
     check_archive(archive)
+    staging = archive.parent / "out.curation" / "staging"
+    assert not staging.exists() or not any(staging.iterdir())  # nothing left behind
 
 
 def test_picking_for_a_message_without_a_selfie_gives_it_one(archive: Path) -> None:
@@ -335,7 +337,7 @@ def test_a_pick_while_the_studio_holds_the_archive_is_refused(archive: Path) -> 
         holder.communicate("")
     _unchanged(archive, before)
     staging = archive.parent / "out.curation" / "staging"
-    assert not staging.exists() or not any(p.is_file() for p in staging.rglob("*"))
+    assert not staging.exists() or not any(staging.iterdir())
 
 
 def test_undo_of_a_pick_puts_the_old_selfie_back(archive: Path) -> None:

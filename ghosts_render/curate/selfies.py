@@ -15,7 +15,7 @@ import dataclasses
 import random
 import re
 import shutil
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -408,8 +408,20 @@ def pick_selfie(archive: Path, message_id: str, k: int) -> Step:
         try:
             return apply_change(archive, change)
         finally:  # moved into the archive, or left over from a refused change
-            for staged in media.values():
-                staged.unlink(missing_ok=True)
+            _clear_staged(archive, media.values())
+
+
+def _clear_staged(archive: Path, staged: Iterable[Path]) -> None:
+    """Remove staged files a step did not move in, and the folders that leaves empty."""
+    top = staging_dir(archive)
+    for path in staged:
+        path.unlink(missing_ok=True)
+        folder = path.parent
+        while folder.is_relative_to(top) and folder != top and folder.is_dir():
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
+            folder = folder.parent
 
 
 def _raw_change(
