@@ -112,10 +112,10 @@ def test_batch_size_never_changes_a_message(tiny):
 def test_a_message_text_does_not_depend_on_its_batch_mates(tiny):
     cfg = _cfg()
     enc = tiny.tokenizer.encode
-    target = text_stage._Row(5, 1, 0, 0, enc("[artist] Are you there?\n"))
+    target = text_stage.Row(5, 1, 0, 0, enc("[artist] Are you there?\n"))
     mates = [
-        text_stage._Row(1, 3, 0, 0, enc("[scientist] The data looks warm today. Warm?\n")),
-        text_stage._Row(2, 1, 2, 1, enc("[artist] I\n")),
+        text_stage.Row(1, 3, 0, 0, enc("[scientist] The data looks warm today. Warm?\n")),
+        text_stage.Row(2, 1, 2, 1, enc("[artist] I\n")),
     ]
     stats = {"generate_calls": 0, "decode_steps": 0, "new_tokens": 0}
     alone = text_stage.generate_rows(tiny, cfg, [target], stats)
@@ -123,6 +123,8 @@ def test_a_message_text_does_not_depend_on_its_batch_mates(tiny):
         assert text_stage.generate_rows(tiny, cfg, batch, stats)[batch.index(target)] == alone[0]
     other_attempt = dataclasses.replace(target, attempt=1)
     assert text_stage.generate_rows(tiny, cfg, [other_attempt], stats) != alone
+    rerolled = dataclasses.replace(target, reroll=True)
+    assert text_stage.generate_rows(tiny, cfg, [rerolled], stats) != alone
 
 
 def _saved(states: list[dict]):
@@ -240,13 +242,13 @@ def test_best_of_conversations_are_complete_and_deterministic(tiny):
 def test_prompt_keeps_the_newest_tokens_that_leave_room_to_write(tiny):
     cfg = _cfg(memory=50, max_new_tokens=64)
     long = [{"raw": f"[artist] I made drawing number {i} of the room."} for i in range(40)]
-    ids = text_stage._prompt_ids(tiny, cfg.text, long)
+    ids = text_stage.format_prompt_ids(tiny, cfg.text, long)
     assert len(ids) == tiny.n_positions - 64
     tail = tiny.tokenizer.encode(
         "[artist] I made drawing number 39 of the room.\n", add_special_tokens=False
     )
     assert ids[-len(tail) :] == tail
-    short = text_stage._prompt_ids(tiny, cfg.text, long[:1])
+    short = text_stage.format_prompt_ids(tiny, cfg.text, long[:1])
     assert tiny.tokenizer.decode(short) == long[0]["raw"] + "\n"
 
 

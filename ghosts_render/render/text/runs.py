@@ -39,6 +39,7 @@ STAT_KEYS = (
 _STREAM_SAMPLE = 1
 _STREAM_LENGTH = 2
 _STREAM_DECK = 3
+_STREAM_REROLL = 4  # candidates made after the render (ghosts-render reroll)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,21 @@ def plan_run(cfg: RunConfig, index: int) -> RunPlan:
     return RunPlan(index=index, prompt=prompt, length=max(1, int(cfg.text.run_length * factor)))
 
 
-def draw_uniforms(seed: int, run: int, message: int, attempt: int, candidate: int, steps: int):
-    """Return the uniforms that sample one candidate message, from its own seeded stream."""
-    key = [seed, _STREAM_SAMPLE, run, message, attempt, candidate]
+def draw_uniforms(
+    seed: int,
+    run: int,
+    message: int,
+    attempt: int,
+    candidate: int,
+    steps: int,
+    *,
+    reroll: bool = False,
+):
+    """Return the uniforms that sample one candidate message, from its own seeded stream.
+
+    ``reroll`` draws from the re-roll stream instead of the render's: the same keys, other text.
+    """
+    key = [seed, _STREAM_REROLL if reroll else _STREAM_SAMPLE, run, message, attempt, candidate]
     return np.random.default_rng(key).random(steps)
 
 

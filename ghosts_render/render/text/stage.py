@@ -77,12 +77,15 @@ class TextResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Row:
+class Row:
+    """One candidate message to generate: the keys of its seeded stream, and its prompt."""
+
     run: int
     message: int
     attempt: int
     candidate: int
     prompt_ids: list[int]
+    reroll: bool = False  # sample from the re-roll stream (ghosts-render reroll), not the render's
 
 
 class RowSampler(LogitsProcessor):
@@ -154,7 +157,9 @@ def _max_new_tokens(model: TextModel, text: TextConfig) -> int:
     return max(1, min(text.max_new_tokens, model.n_positions // 2))
 
 
-def _prompt_ids(model: TextModel, text: TextConfig, messages: list[dict[str, Any]]) -> list[int]:
+def format_prompt_ids(
+    model: TextModel, text: TextConfig, messages: list[dict[str, Any]]
+) -> list[int]:
     """Tokenize a run's prompt (no BOS), keeping the newest tokens that leave room to write."""
     ids = model.tokenizer.encode(format_prompt(messages, text.memory), add_special_tokens=False)
     budget = model.n_positions - _max_new_tokens(model, text)
@@ -174,8 +179,8 @@ def _generate_round(
     rows = []
     for r in active:
         run = progress.runs[r]
-        ids = _prompt_ids(model, cfg.text, run.messages)
-        rows += [_Row(r, len(run.messages), run.attempt, c, ids) for c in range(n)]
+        ids = format_prompt_ids(model, cfg.text, run.messages)
+        rows += [Row(r, len(run.messages), run.attempt, c, ids) for c in range(n)]
     size = cfg.text.batch_size or len(rows)
     texts: list[str] = []
     for start in range(0, len(rows), size):
@@ -187,7 +192,7 @@ def _generate_round(
 
 
 def generate_rows(
-    model: TextModel, cfg: RunConfig, rows: Sequence[_Row], stats: dict[str, Any]
+    model: TextModel, cfg: RunConfig, rows: Sequence[Row], stats: dict[str, Any]
 ) -> list[str]:
     """Run one left-padded ``generate`` over rows; return each row's text up to its line break."""
     max_new = _max_new_tokens(model, cfg.text)
@@ -199,7 +204,15 @@ def generate_rows(
         mask[i, width - len(row.prompt_ids) :] = 1
     draws = np.stack(
         [
-            draw_uniforms(cfg.seed, row.run, row.message, row.attempt, row.candidate, max_new)
+            draw_uniforms(
+                cfg.seed,
+                row.run,
+                row.message,
+                row.attempt,
+                row.candidate,
+                max_new,
+                reroll=row.reroll,
+            )
             for row in rows
         ]
     )
