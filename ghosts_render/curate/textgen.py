@@ -1,0 +1,200 @@
+"""The archive's own text model, and new text for a message written as the render wrote it.
+
+A re-roll loads the model the manifest recorded (its folder, checked file by file against the
+recorded sha256) and builds each message's prompt exactly as the render's text stage did: the
+last ``memory`` raw pieces of the message's run before it (``format_prompt_ids``), sampled by
+``generate_rows`` with ``RowSampler``. Only the stream differs: candidates draw from the re-roll
+stream (``runs.draw_uniforms(..., reroll=True)``), keyed like the render's by the render seed,
+the run, the message's place in its run, the attempt and the candidate number, so the same
+command gives the same candidates and none of them repeats the render's own draw. Drawing from
+the render's stream instead regenerates the render's text (the tests prove the context that way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ghosts_render.config import RunConfig
+from ghosts_render.errors import CurationError, ModelLoadError
+
+if TYPE_CHECKING:
+    from ghosts_render.render.text.load import TextModel
+
+ANOTHER_MODEL = "pass --model PATH to re-roll with another text model on purpose"
+
+
+def read_model_record(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the text model identity the manifest recorded (kind, path, files: name -> sha256)."""
+    models = manifest.get("models")
+    text = models.get("text") if isinstance(models, Mapping) else None
+    files = text.get("files") if isinstance(text, Mapping) else None
+    if not isinstance(files, Mapping) or not files:
+        raise CurationError(
+            "manifest.json records no text model (models.text.files), so the archive's own "
+            f"model cannot be checked: {ANOTHER_MODEL}"
+        )
+    return dict(text)
+
+
+def format_model_identity(identity: Mapping[str, Any], own: bool) -> dict[str, Any]:
+    """Return what a candidate list keeps of a model: kind, folder, file hashes, and whether it
+    is the archive's own model."""
+    return {
+        "kind": identity.get("kind"),
+        "path": str(identity.get("path")),
+        "files": dict(identity.get("files", {})),
+        "own": own,
+    }
+
+
+def load_archive_model(
+    manifest: Mapping[str, Any], cfg: RunConfig, model: Path | None, device: str
+) -> tuple[TextModel, dict[str, Any]]:
+    """Load the archive's own text model (or ``model``, on purpose); return it and its identity.
+
+    The own model is refused, in one line naming --model, when its folder is missing or any of
+    its files differs from the sha256 the manifest recorded.
+    """
+    from ghosts_render.render.pipeline import resolve_device
+    from ghosts_render.render.text.load import load_text_model
+
+    device = resolve_device(device)
+    tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
+    if model is not None:
+        loaded = load_text_model(Path(model), tokenizer, device)
+        return loaded, format_model_identity(loaded.identity(), own=False)
+    recorded = read_model_record(manifest)
+    path = Path(cfg.text.model)
+    try:
+        loaded = load_text_model(path, tokenizer, device)
+    except ModelLoadError as e:
+        raise CurationError(
+            f"cannot load the archive's own text model ({e}): restore it, or {ANOTHER_MODEL}"
+        ) from None
+    found = loaded.identity()["files"]
+    differs = sorted(
+        n for n in {*found, *recorded["files"]} if found.get(n) != recorded["files"].get(n)
+    )
+    if differs:
+        raise CurationError(
+            f"the text model at {path} is not the one this archive was rendered with "
+            f"({', '.join(differs)} differ(s) from what manifest.json recorded): restore it, "
+            f"or {ANOTHER_MODEL}"
+        )
+    return loaded, format_model_identity(loaded.identity(), own=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """One message a model wrote: what conversation.json and the raw store keep of it."""
+
+    sender: str
+    text: str
+    selfie: bool
+    raw: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sender": self.sender, "text": self.text, "selfie": self.selfie, "raw": self.raw}
+
+
+def generate_continuations(
+    model: TextModel,
+    cfg: RunConfig,
+    run: int,
+    context: Sequence[str],
+    places: Sequence[int],
+    n: int,
+    *,
+    reroll: bool = True,
+    rejects: Callable[[Written], bool] = lambda w: False,
+    avoid: Collection[str] = (),
+) -> list[list[Written]]:
+    """Write ``n`` continuations of a run: each one message per place in ``places``.
+
+    ``context`` holds the raw pieces of the run's messages before the first place; each later
+    message of a continuation sees that continuation's earlier messages, as the render's did.
+    A message with no role tag, an unknown sender or nothing in it (or one ``rejects``) is
+    written again with the next attempt's stream, up to ``text.max_attempts`` times, as the
+    render does. A first message that repeats a raw piece in ``avoid`` or an earlier
+    continuation's first message is written again too, except at the last attempt (a choice of
+    four identical lines is no choice; a model that knows fewer lines still gives four).
+    Each round of every continuation is one ``generate_rows`` call (split by ``batch_size``).
+    """
+    import torch
+
+    written: list[list[Written]] = [[] for _ in range(n)]
+    with torch.inference_mode():
+        for i, place in enumerate(places):
+            attempts = [0] * n
+            pending = list(range(n))
+            seen = set(avoid) if i == 0 else set()
+            while pending:
+                contexts = [[*context, *(w.raw for w in written[c])] for c in pending]
+                keys = [(run, place, attempts[c], c) for c in pending]
+                texts = _generate(model, cfg, keys, contexts, reroll)
+                retry = []
+                for c, text in zip(pending, texts, strict=True):
+                    last = attempts[c] + 1 >= cfg.text.max_attempts
+                    found = _accept(text, cfg, rejects, set() if last else seen)
+                    if found is not None:
+                        written[c].append(found)
+                        seen.add(found.raw)
+                    elif last:
+                        raise _no_message(model, cfg, run, place, c, text)
+                    else:
+                        attempts[c] += 1
+                        retry.append(c)
+                pending = retry
+    return written
+
+
+def _generate(
+    model: TextModel,
+    cfg: RunConfig,
+    keys: Sequence[tuple[int, int, int, int]],
+    contexts: Sequence[Sequence[str]],
+    reroll: bool,
+) -> list[str]:
+    """Generate one message per (run, place, attempt, candidate) key after its context."""
+    from ghosts_render.render.text.runs import STAT_KEYS
+    from ghosts_render.render.text.stage import Row, format_prompt_ids, generate_rows
+
+    rows = [
+        Row(*key, format_prompt_ids(model, cfg.text, [{"raw": r} for r in ctx]), reroll=reroll)
+        for key, ctx in zip(keys, contexts, strict=True)
+    ]
+    stats: dict[str, Any] = dict.fromkeys(STAT_KEYS, 0)
+    size = cfg.text.batch_size or len(rows)
+    texts: list[str] = []
+    for start in range(0, len(rows), size):
+        texts += generate_rows(model, cfg, rows[start : start + size], stats)
+    return texts
+
+
+def _accept(
+    text: str, cfg: RunConfig, rejects: Callable[[Written], bool], seen: Collection[str]
+) -> Written | None:
+    """Return the message ``text`` holds, or None when it must be written again."""
+    from ghosts_render.render.text.parse import compile_patterns, parse_first_piece
+
+    patterns = compile_patterns(cfg.text.role_format, cfg.text.image_tag)
+    piece = parse_first_piece(text, patterns)
+    if piece is None or not piece.is_valid(cfg.role_names()):
+        return None
+    found = Written(piece.sender, piece.text, piece.selfie, piece.raw)
+    return None if rejects(found) or found.raw in seen else found
+
+
+def _no_message(
+    model: Any, cfg: RunConfig, run: int, place: int, c: int, last: str
+) -> CurationError:
+    return CurationError(
+        f"the text model at {model.path} wrote no usable message (from a known role "
+        f"({', '.join(cfg.role_names())}), some text, nothing the blocklist names) in "
+        f"{cfg.text.max_attempts} attempts for candidate {c + 1} at place {place} of run {run} "
+        f"(last: {last[:60]!r}); nothing was written: ask for other candidates (--candidates), "
+        "or check the model"
+    )
