@@ -1,4 +1,4 @@
-"""The curation verbs: ``edit``, ``delete``, ``undo``, ``history`` (docs/curating.md).
+"""The curation verbs: ``edit``, ``delete``, ``undo``, ``history``, ``reroll`` (docs/curating.md).
 
 cli.py imports this module at its bottom, which registers the commands on its ``app``. Each verb
 is one recorded step made through ``curate.history.apply_change``: the archive stays a valid,
@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ghosts_render.cli import app
+from ghosts_render.errors import CurationError
 
 if TYPE_CHECKING:
     from ghosts_render.curate.history import Step
 
 ArchiveArg = Annotated[Path, typer.Argument(help="An archive folder (holds conversation.json).")]
+DEFAULT_SELFIE_CANDIDATES = 9  # a contact sheet of 3 by 3
 MessageArg = Annotated[
     str, typer.Argument(help="A message id such as m00012 (the transcript links end in #ID).")
 ]
@@ -79,3 +81,123 @@ def history(
     recover_interrupted(archive)
     for step in read_history(archive):
         typer.echo(json.dumps(asdict(step)) if as_json else format_step(step))
+
+
+@app.command()
+def reroll(
+    archive: ArchiveArg,
+    message_id: MessageArg,
+    candidates: Annotated[
+        int | None,
+        typer.Option(
+            help="How many candidates to make: 1 to 64 (default 4 texts; 9 selfies with --selfie)."
+        ),
+    ] = None,
+    pick: Annotated[
+        int | None,
+        typer.Option(
+            metavar="K",
+            help="Put candidate K (numbered as printed) in place of the message, as one step "
+            "that `ghosts-render undo` takes back.",
+        ),
+    ] = None,
+    run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="Re-roll from the message to the end of its run: each candidate is the whole "
+            "rest of the run (same ids).",
+        ),
+    ] = False,
+    selfie: Annotated[
+        bool,
+        typer.Option(
+            "--selfie",
+            help="Re-pick the message's selfie instead of its text: candidate seeds of the "
+            "role's network as one contact sheet (its path is printed).",
+        ),
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the text with this model folder instead of the archive's own, on "
+            "purpose (a pick must name the same one)."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON for scripts instead of numbered lines.")
+    ] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+) -> None:
+    """Re-roll a message: make candidates from the archive's own models, then --pick one.
+
+    Candidates are kept beside the archive (ARCHIVE.curation/candidates/); the same command
+    gives the same candidates. A pick changes that message (with --run, the rest of its run) and
+    nothing else, then rebuilds timing, player and manifest.
+    """
+    if selfie:
+        _reroll_selfie(archive, message_id, candidates, pick, run, model, as_json, device)
+        return
+    from ghosts_render.curate import reroll as text
+
+    if pick is not None:
+        if candidates is not None:
+            raise CurationError(
+                "--candidates makes new candidates and --pick installs one made earlier: "
+                "give one of them"
+            )
+        step = text.pick_candidate(
+            archive, message_id, pick, model=model, run=run or None, device=device
+        )
+        _echo_step(step, as_json)
+        return
+    found = text.generate_candidates(
+        archive,
+        message_id,
+        text.DEFAULT_CANDIDATES if candidates is None else candidates,
+        run=run,
+        model=model,
+        device=device,
+    )
+    if as_json:
+        typer.echo(json.dumps(found.to_json(), ensure_ascii=False, indent=2))
+        return
+    for line in text.format_candidate_lines(found):
+        typer.echo(line)
+
+
+def _reroll_selfie(
+    archive: Path,
+    message_id: str,
+    candidates: int | None,
+    pick: int | None,
+    run: bool,
+    model: Path | None,
+    as_json: bool,
+    device: str,
+) -> None:
+    """``reroll --selfie``: a contact sheet of selfie candidates, or the pick of one."""
+    from ghosts_render.curate import selfies
+
+    if run or model is not None:
+        raise CurationError(
+            f"--selfie re-picks one message's selfie: it takes no {'--run' if run else '--model'}"
+        )
+    if pick is not None:
+        if candidates is not None:
+            raise CurationError(
+                "--candidates makes new candidates and --pick installs one made earlier: "
+                "give one of them"
+            )
+        _echo_step(selfies.pick_selfie(archive, message_id, pick), as_json)
+        return
+    n = DEFAULT_SELFIE_CANDIDATES if candidates is None else candidates
+    found = selfies.generate_selfie_candidates(archive, message_id, n, device=device)
+    if as_json:
+        typer.echo(json.dumps({"sheet": str(found.sheet), "seeds": list(found.seeds)}))
+        return
+    typer.echo(str(found.sheet))
+
+
+def _echo_step(step: Step, as_json: bool) -> None:
+    typer.echo(json.dumps(asdict(step)) if as_json else format_step(step))

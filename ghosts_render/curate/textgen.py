@@ -118,37 +118,67 @@ def generate_continuations(
     message of a continuation sees that continuation's earlier messages, as the render's did.
     A message with no role tag, an unknown sender or nothing in it (or one ``rejects``) is
     written again with the next attempt's stream, up to ``text.max_attempts`` times, as the
-    render does. A first message that repeats a raw piece in ``avoid`` or an earlier
-    continuation's first message is written again too, except at the last attempt (a choice of
-    four identical lines is no choice; a model that knows fewer lines still gives four).
-    Each round of every continuation is one ``generate_rows`` call (split by ``batch_size``).
+    render does. A first message that repeats a raw piece in ``avoid`` or a lower-numbered
+    continuation's first message is written again too, except at the last attempt (four
+    identical lines are no choice; a model that knows fewer lines still gives four). So
+    continuation c depends only on the ones before it: asking for more keeps the first ones.
     """
     import torch
 
     written: list[list[Written]] = [[] for _ in range(n)]
     with torch.inference_mode():
         for i, place in enumerate(places):
-            attempts = [0] * n
-            pending = list(range(n))
-            seen = set(avoid) if i == 0 else set()
-            while pending:
-                contexts = [[*context, *(w.raw for w in written[c])] for c in pending]
-                keys = [(run, place, attempts[c], c) for c in pending]
-                texts = _generate(model, cfg, keys, contexts, reroll)
-                retry = []
-                for c, text in zip(pending, texts, strict=True):
-                    last = attempts[c] + 1 >= cfg.text.max_attempts
-                    found = _accept(text, cfg, rejects, set() if last else seen)
-                    if found is not None:
-                        written[c].append(found)
-                        seen.add(found.raw)
-                    elif last:
-                        raise _no_message(model, cfg, run, place, c, text)
-                    else:
-                        attempts[c] += 1
-                        retry.append(c)
-                pending = retry
+            contexts = [[*context, *(w.raw for w in c)] for c in written]
+            found = _write_place(
+                model, cfg, (run, place), contexts, reroll, rejects, avoid if i == 0 else None
+            )
+            for c, w in enumerate(found):
+                written[c].append(w)
     return written
+
+
+def _write_place(
+    model: TextModel,
+    cfg: RunConfig,
+    at: tuple[int, int],
+    contexts: Sequence[Sequence[str]],
+    reroll: bool,
+    rejects: Callable[[Written], bool],
+    avoid: Collection[str] | None,
+) -> list[Written]:
+    """Write one message after each context, all at one place of a run; ``avoid`` None lets
+    them repeat each other, else they must differ from it and from each other."""
+    n = len(contexts)
+    final: list[Written | None] = [None] * n
+    attempts = [0] * n
+    tentative: dict[int, Written] = {}
+    pending = list(range(n))
+    while None in final:
+        if pending:
+            keys = [(*at, attempts[c], c) for c in pending]
+            texts = _generate(model, cfg, keys, [contexts[c] for c in pending], reroll)
+            for c, text in zip(list(pending), texts, strict=True):
+                w = _accept(text, cfg, rejects)
+                if w is not None:
+                    tentative[c] = w
+                    pending.remove(c)
+                elif attempts[c] + 1 >= cfg.text.max_attempts:
+                    raise _no_message(model, cfg, *at, c, text)
+                else:
+                    attempts[c] += 1
+        for c in range(n):  # in order: each waits for the ones before it to be final
+            if final[c] is not None:
+                continue
+            if c not in tentative:
+                break
+            w = tentative.pop(c)
+            taken = set() if avoid is None else {*avoid, *(f.raw for f in final[:c] if f)}
+            if w.raw in taken and attempts[c] + 1 < cfg.text.max_attempts:
+                attempts[c] += 1
+                pending.append(c)
+                break
+            final[c] = w
+    return [w for w in final if w is not None]
 
 
 def _generate(
@@ -174,9 +204,7 @@ def _generate(
     return texts
 
 
-def _accept(
-    text: str, cfg: RunConfig, rejects: Callable[[Written], bool], seen: Collection[str]
-) -> Written | None:
+def _accept(text: str, cfg: RunConfig, rejects: Callable[[Written], bool]) -> Written | None:
     """Return the message ``text`` holds, or None when it must be written again."""
     from ghosts_render.render.text.parse import compile_patterns, parse_first_piece
 
@@ -185,7 +213,7 @@ def _accept(
     if piece is None or not piece.is_valid(cfg.role_names()):
         return None
     found = Written(piece.sender, piece.text, piece.selfie, piece.raw)
-    return None if rejects(found) or found.raw in seen else found
+    return None if rejects(found) else found
 
 
 def _no_message(

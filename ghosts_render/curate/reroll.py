@@ -1,0 +1,383 @@
+"""Re-roll a message: text candidates from the archive's own model, kept beside it, and a pick.
+
+``generate_candidates`` writes N candidates for one message (or, with ``run``, N continuations
+from it to the end of its run) and keeps them in ``ARCHIVE.curation/candidates/ID.json`` with
+the model that wrote them, the settings, and the messages as they were; the same call gives the
+same candidates. ``pick_candidate`` puts one in place through ``apply_change``: text, sender, raw
+piece, selfie (kept when the same role already had one, a fresh seed when it gains one, gone
+when it loses the image tag), sound (kept for the same sender, else one of the new sender's
+sounds already in the archive, chosen by message id, else one the sound stage renders), and the
+rebuild re-plans timing, player and manifest. docs/curating.md, Re-rolling a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ghosts_render.archive.folder import read_conversation, read_manifest
+from ghosts_render.config import RunConfig, read_recorded_config
+from ghosts_render.curate.history import Change, Step, apply_change
+from ghosts_render.curate.journal import hash_content
+from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw, staging_dir
+from ghosts_render.curate.textgen import (
+    Written,
+    generate_continuations,
+    load_archive_model,
+    read_model_record,
+)
+from ghosts_render.errors import ArchiveError, CurationError, GhostsError
+from ghosts_render.files import read_json, write_json
+
+CANDIDATES_FORMAT = "ghosts-render/curation-candidates"
+CANDIDATES_VERSION = 1
+DEFAULT_CANDIDATES = 4
+MAX_CANDIDATES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateSet:
+    """A message's text candidates, as ``candidates/ID.json`` keeps them."""
+
+    message_id: str  # the message re-rolled
+    run: bool  # each candidate continues the run to its end (``ids``), not one message
+    ids: tuple[str, ...]  # the messages a candidate replaces, in order
+    model: dict[str, Any]  # kind, path, files (name -> sha256), own (the archive's own model)
+    settings: dict[str, Any]  # what decided them: count, seed, stream, sampling settings
+    current: tuple[dict[str, Any], ...]  # the records of ``ids`` when they were made
+    candidates: tuple[tuple[Written, ...], ...]  # one message per id in each candidate
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": CANDIDATES_FORMAT,
+            "version": CANDIDATES_VERSION,
+            "message_id": self.message_id,
+            "run": self.run,
+            "ids": list(self.ids),
+            "model": self.model,
+            "settings": self.settings,
+            "current": list(self.current),
+            "candidates": [[w.to_json() for w in c] for c in self.candidates],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: Path) -> CandidateSet:
+        """Read a candidate file back; a damaged or foreign one is one clear error."""
+        try:
+            if (data["format"], data["version"]) != (CANDIDATES_FORMAT, CANDIDATES_VERSION):
+                raise ValueError("format")
+            ids = tuple(str(i) for i in data["ids"])
+            candidates = tuple(
+                tuple(Written(w["sender"], w["text"], bool(w["selfie"]), w["raw"]) for w in c)
+                for c in data["candidates"]
+            )
+            if not candidates or any(len(c) != len(ids) for c in candidates):
+                raise ValueError("candidates")
+            return cls(
+                message_id=str(data["message_id"]),
+                run=bool(data["run"]),
+                ids=ids,
+                model=dict(data["model"]),
+                settings=dict(data["settings"]),
+                current=tuple(dict(m) for m in data["current"]),
+                candidates=candidates,
+            )
+        except (KeyError, TypeError, ValueError):
+            raise CurationError(
+                f"{where} is not a candidate list this ghosts-render wrote (damaged?): delete it "
+                "and re-roll the message again"
+            ) from None
+
+
+def candidates_path(archive: Path, message_id: str) -> Path:
+    """Return where a message's text candidates are kept."""
+    return candidates_dir(archive) / f"{message_id}.json"
+
+
+def generate_candidates(
+    archive: Path,
+    message_id: str,
+    n: int = DEFAULT_CANDIDATES,
+    *,
+    run: bool = False,
+    model: Path | None = None,
+    device: str = "auto",
+) -> CandidateSet:
+    """Write ``n`` candidates for a message (``run``: to the end of its run) and keep them."""
+    archive = Path(archive)
+    if not 1 <= n <= MAX_CANDIDATES:
+        raise CurationError(f"--candidates must be 1 to {MAX_CANDIDATES}, got {n}")
+    messages, manifest, cfg = _read_archive(archive)
+    target = _find(messages, message_id, archive)
+    same_run = [m for m in messages if m.get("run", 0) == target.get("run", 0)]
+    place = same_run.index(target)
+    if place == 0:
+        raise CurationError(
+            f"{message_id} opens run {target.get('run', 0)} with a prompt from text.prompts, "
+            "which the model did not write: change it with `ghosts-render edit`, or re-roll "
+            "the message after it"
+        )
+    replaced = same_run[place:] if run else [target]
+    recorded = read_raw(archive, manifest.get("fingerprint"))
+    context = [raw_for(m, recorded.get(m["id"]), cfg) for m in same_run[:place]]
+    text_model, identity = load_archive_model(manifest, cfg, model, device)
+    written = generate_continuations(
+        text_model,
+        cfg,
+        int(target.get("run", 0)),
+        context,
+        range(place, place + len(replaced)),
+        n,
+        rejects=_blocklist_rejects(cfg),
+        avoid={raw_for(target, recorded.get(message_id), cfg)},
+    )
+    found = CandidateSet(
+        message_id=message_id,
+        run=run,
+        ids=tuple(m["id"] for m in replaced),
+        model=identity,
+        settings=_settings(cfg, n),
+        current=tuple(replaced),
+        candidates=tuple(tuple(c) for c in written),
+    )
+    _write_candidates(archive, found)
+    return found
+
+
+def read_candidates(archive: Path, message_id: str) -> CandidateSet:
+    """Return a message's kept candidates; CurationError when it has none."""
+    archive = Path(archive)
+    path = candidates_path(archive, message_id)
+    if not path.is_file():
+        raise CurationError(
+            f"{message_id} has no text candidates to pick from: make them first with "
+            f"`ghosts-render reroll {archive} {message_id}`"
+        )
+    try:
+        data = read_json(path, "candidate list")
+    except ArchiveError as e:
+        raise CurationError(f"{e}; delete it and re-roll the message again") from None
+    found = CandidateSet.from_json(data, path)
+    if found.message_id != message_id:
+        raise CurationError(f"{path} holds the candidates of {found.message_id}, not {message_id}")
+    return found
+
+
+def pick_candidate(
+    archive: Path,
+    message_id: str,
+    k: int,
+    *,
+    model: Path | None = None,
+    run: bool | None = None,
+    device: str = "auto",
+) -> Step:
+    """Put candidate ``k`` (1-based, as printed) of a message in place, as one recorded step.
+
+    ``run`` (when given) must match how the candidates were made; ``model`` names the text model
+    in use (None: the archive's own), which must be the one that wrote the candidates.
+    """
+    archive = Path(archive)
+    messages, manifest, cfg = _read_archive(archive)
+    _find(messages, message_id, archive)
+    found = read_candidates(archive, message_id)
+    _check_pick(archive, found, k, run)
+    _check_model(found, manifest, cfg, model)
+    by_id = {m["id"]: m for m in messages}
+    current = tuple(by_id.get(i) for i in found.ids)
+    if None in current or hash_content(current) != hash_content(found.current):
+        raise CurationError(
+            f"stale: {message_id}{' or its run' if found.run else ''} changed since its "
+            f"candidates were made: run `ghosts-render reroll {archive} {message_id}"
+            f"{' --run' if found.run else ''}` again"
+        )
+    chosen = found.candidates[k - 1]
+    after, media = _plan_after(archive, cfg, messages, current, chosen, device)
+    change = Change(
+        action="pick-run" if found.run else "pick",
+        before=current,
+        after=tuple(after),
+        media=media,
+        raw={i: w.raw for i, w in zip(found.ids, chosen, strict=True)},
+        note=f"picked candidate {k} of {len(found.candidates)} for {message_id}"
+        + (f" and the {len(found.ids) - 1} after it in its run" if found.run else ""),
+    )
+    return apply_change(archive, change)
+
+
+def format_candidate_lines(found: CandidateSet) -> list[str]:
+    """Return the candidates as printed: ``1. [artist] text``; a run's messages indented."""
+    lines: list[str] = []
+    for number, candidate in enumerate(found.candidates, 1):
+        if not found.run:
+            lines.append(f"{number}. {_format_written(candidate[0])}")
+            continue
+        lines.append(f"{number}.")
+        lines += [f"   {i} {_format_written(w)}" for i, w in zip(found.ids, candidate, strict=True)]
+    return lines
+
+
+def _format_written(w: Written) -> str:
+    return f"[{w.sender}] {w.text}" + (" (selfie)" if w.selfie else "")
+
+
+def _read_archive(archive: Path) -> tuple[list[dict[str, Any]], dict[str, Any], RunConfig]:
+    """Return the archive's messages, manifest and the configuration it was rendered with."""
+    if not archive.is_dir():
+        raise CurationError(f"{archive} is not a folder: give the archive folder (e.g. output)")
+    messages = list(read_conversation(archive)["messages"])
+    manifest = read_manifest(archive)
+    if not isinstance(manifest.get("config"), Mapping):
+        raise CurationError(
+            f"{archive / 'manifest.json'} records no render configuration, so the message "
+            "cannot be re-rolled as the render wrote it (an archive made by hand?)"
+        )
+    return messages, manifest, read_recorded_config(manifest["config"], "manifest.json")
+
+
+def _find(messages: Sequence[dict[str, Any]], message_id: str, archive: Path) -> dict[str, Any]:
+    for m in messages:
+        if m.get("id") == message_id:
+            return m
+    span = f" (its ids run {messages[0]['id']} to {messages[-1]['id']})" if messages else ""
+    raise CurationError(
+        f"{archive} has no message {message_id!r}{span}: give an id from conversation.json"
+    )
+
+
+def _settings(cfg: RunConfig, n: int) -> dict[str, Any]:
+    t = cfg.text
+    return {
+        "candidates": n,
+        "seed": cfg.seed,
+        "stream": "reroll",
+        "temperature": t.temperature,
+        "top_k": t.top_k,
+        "top_p": t.top_p,
+        "memory": t.memory,
+        "max_new_tokens": t.max_new_tokens,
+        "max_attempts": t.max_attempts,
+    }
+
+
+def _blocklist_rejects(cfg: RunConfig):
+    return lambda w: False
+
+
+def _write_candidates(archive: Path, found: CandidateSet) -> None:
+    path = candidates_path(archive, found.message_id)
+    try:
+        write_json(path, found.to_json())
+    except OSError as e:
+        raise CurationError(
+            f"cannot keep the candidates in {path}: {e.strerror or e}; check that the folder "
+            "beside the archive is writable and the disk has free space"
+        ) from None
+
+
+def _check_pick(archive: Path, found: CandidateSet, k: int, run: bool | None) -> None:
+    n = len(found.candidates)
+    if not 1 <= k <= n:
+        raise CurationError(
+            f"--pick {k}: {found.message_id} has candidates 1 to {n}: pick one of those, or "
+            f"make others with `ghosts-render reroll {archive} {found.message_id}`"
+        )
+    if run is not None and run != found.run:
+        made = "with --run (the rest of its run)" if found.run else "without --run (the message)"
+        raise CurationError(
+            f"the candidates of {found.message_id} were made {made}: pick "
+            f"{'with' if found.run else 'without'} --run, or re-roll it "
+            f"{'without' if found.run else 'with'} --run first"
+        )
+
+
+def _check_model(
+    found: CandidateSet, manifest: Mapping[str, Any], cfg: RunConfig, model: Path | None
+) -> None:
+    """Refuse candidates another model wrote than the one in use now (own, or ``model``)."""
+    if model is None:
+        in_use, what = read_model_record(manifest)["files"], "the archive's own text model"
+    else:
+        from ghosts_render.render.text.load import load_text_model
+
+        tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
+        in_use, what = load_text_model(Path(model), tokenizer, "cpu").identity()["files"], model
+    if found.model.get("files") != dict(in_use):
+        again = "" if found.model.get("own") else f" --model {found.model.get('path')}"
+        raise CurationError(
+            f"the candidates of {found.message_id} were written by the text model at "
+            f"{found.model.get('path')}, not {what}: pick with the model that wrote them"
+            f"{again and f' ({again.strip()})'}, or re-roll the message again"
+        )
+
+
+def _plan_after(
+    archive: Path,
+    cfg: RunConfig,
+    messages: Sequence[dict[str, Any]],
+    current: Sequence[dict[str, Any]],
+    chosen: Sequence[Written],
+    device: str,
+) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """Return the new records of the picked messages and the media staged for them."""
+    from ghosts_render.curate.selfies import list_used_seeds, plan_fresh_seeds, stage_selfie
+
+    gains = [
+        old["id"]
+        for old, w in zip(current, chosen, strict=True)
+        if w.selfie and not (old.get("selfie") and old["sender"] == w.sender)
+    ]
+    used = list_used_seeds(archive, {"messages": messages})
+    seeds = plan_fresh_seeds(cfg.seed, gains, used)
+    replaced = {old["id"] for old in current}
+    kept = [m for m in messages if m["id"] not in replaced]
+    after: list[dict[str, Any]] = []
+    media: dict[str, Path] = {}
+    for old, w in zip(current, chosen, strict=True):
+        new = {**old, "sender": w.sender, "text": w.text}
+        if not w.selfie:
+            new.pop("selfie", None)
+        elif old["id"] in seeds:
+            new["selfie"], staged = stage_selfie(
+                archive, cfg, w.sender, seeds[old["id"]], old["id"], device
+            )
+            media.update(staged)
+        if w.sender != old["sender"]:
+            new["sound"], staged = _plan_sound(archive, cfg, kept, w.sender, old["id"])
+            media.update(staged)
+        after.append(new)
+    return after, media
+
+
+def _plan_sound(
+    archive: Path, cfg: RunConfig, kept: Sequence[Mapping[str, Any]], sender: str, message_id: str
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Return a sound for a message that changed sender, and what must be staged for it.
+
+    One of the sender's sounds the archive already has, chosen by the message id; when the
+    sender has none (a role silent until now), the one the sound stage deals it first.
+    """
+    own = {
+        m["sound"]["src"]: m["sound"]
+        for m in kept
+        if m.get("sender") == sender and isinstance(m.get("sound"), Mapping)
+    }
+    if own:
+        pool = [own[src] for src in sorted(own)]
+        index = int(hashlib.sha256(message_id.encode()).hexdigest(), 16) % len(pool)
+        return dict(pool[index]), {}
+    from ghosts_render.render.sounds.stage import SoundJob, render_sounds
+
+    staging = staging_dir(archive) / message_id
+    try:
+        result = render_sounds([SoundJob(message_id=message_id, sender=sender)], cfg, staging)
+    except (GhostsError, OSError) as e:
+        raise CurationError(
+            f"cannot render a sound for {sender} ({e}); nothing was changed"
+        ) from None
+    sound = result.by_message[message_id]
+    staged = {} if (archive / sound.src).is_file() else {sound.src: staging / sound.src}
+    return sound.to_json(), staged
