@@ -31,7 +31,8 @@ def archive(demo_render: Path, tmp_path: Path) -> Path:
     """A private copy of the demo render at tmp/out, with its sidecar at tmp/out.curation."""
     out = tmp_path / "out"
     shutil.copytree(demo_render, out)
-    shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
+    if sidecar_dir(demo_render).is_dir():
+        shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
     return out
 
 

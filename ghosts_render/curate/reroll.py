@@ -221,7 +221,7 @@ def format_candidate_lines(found: CandidateSet) -> list[str]:
 
 
 def _format_written(w: Written) -> str:
-    return f"[{w.sender}] {w.text}" + (" (selfie)" if w.selfie else "")
+    return " ".join(p for p in (f"[{w.sender}]", w.text, "(selfie)" if w.selfie else "") if p)
 
 
 def _read_archive(archive: Path) -> tuple[list[dict[str, Any]], dict[str, Any], RunConfig]:

@@ -125,8 +125,12 @@ def generate_continuations(
     """
     import torch
 
+    from ghosts_render.render.text.load import quiet_transformers
+
     written: list[list[Written]] = [[] for _ in range(n)]
-    with torch.inference_mode():
+    # quiet: generate warns that decode steps get no attention mask whenever a finished row is
+    # padded with the end-of-text id; the prompt's mask is passed, and rows do not see each other.
+    with torch.inference_mode(), quiet_transformers():
         for i, place in enumerate(places):
             contexts = [[*context, *(w.raw for w in c)] for c in written]
             found = _write_place(

