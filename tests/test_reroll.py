@@ -8,6 +8,7 @@ real command line where the user would.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ghosts_render.archive.check import check_archive
+from ghosts_render.blocklist import load_blocklist
 from ghosts_render.cli import app
 from ghosts_render.config import read_recorded_config
 from ghosts_render.curate.reroll import candidates_path, generate_candidates, read_candidates
@@ -291,3 +293,22 @@ def test_a_different_or_missing_model_is_refused_and_model_uses_another(
     assert_refused(archive, [mid, "--pick", "1"], "--model")
     shutil.rmtree(other)
     assert_refused(archive, [mid], "--model PATH")
+
+
+def test_candidates_the_renders_blocklist_matches_are_written_again(
+    archive: Path, tmp_path: Path
+) -> None:
+    mid = inner_message(archive)["id"]
+    plain = generate_candidates(archive, mid, 4, device="cpu")
+    words = [w for c in plain.candidates for w in re.findall(r"[a-z]{4,}", c[0].text.lower())]
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text(f"{words[0]}\n/{words[-1]}/\n", encoding="utf-8")
+    data = manifest(archive)  # as if the render had been made with this blocklist
+    data["config"]["text"]["blocklist"] = str(blocklist)
+    (archive / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    screened = generate_candidates(archive, mid, 4, device="cpu")
+    terms = load_blocklist(blocklist)
+    assert [terms.find(c[0].text) for c in screened.candidates] == [None] * 4
+    assert screened.candidates[0] != plain.candidates[0]
+    blocklist.unlink()
+    assert_refused(archive, [mid], f"blocklist {blocklist} does not exist")

@@ -13,7 +13,7 @@ rebuild re-plans timing, player and manifest. docs/curating.md, Re-rolling a mes
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from ghosts_render.curate.textgen import (
     load_archive_model,
     read_model_record,
 )
-from ghosts_render.errors import ArchiveError, CurationError, GhostsError
+from ghosts_render.errors import ArchiveError, ConfigError, CurationError, GhostsError
 from ghosts_render.files import read_json, write_json
 
 CANDIDATES_FORMAT = "ghosts-render/curation-candidates"
@@ -263,8 +263,21 @@ def _settings(cfg: RunConfig, n: int) -> dict[str, Any]:
     }
 
 
-def _blocklist_rejects(cfg: RunConfig):
-    return lambda w: False
+def _blocklist_rejects(cfg: RunConfig) -> Callable[[Written], bool]:
+    """Return what rejects a candidate: the render's blocklist (``text.blocklist``), as the
+    file at its recorded path reads now, or nothing when the render had none."""
+    if not cfg.text.blocklist:
+        return lambda w: False
+    from ghosts_render.blocklist import load_blocklist
+
+    try:
+        blocklist = load_blocklist(Path(cfg.text.blocklist))
+    except ConfigError as e:
+        raise CurationError(
+            f"{e} (the blocklist this archive was rendered with screens its candidates too: "
+            "restore it)"
+        ) from None
+    return lambda w: blocklist.find(w.text) is not None
 
 
 def _write_candidates(archive: Path, found: CandidateSet) -> None:
