@@ -135,6 +135,8 @@ def test_json_output_and_more_candidates_keep_the_first_ones(archive: Path) -> N
     data = json.loads(out)
     assert data["message_id"] == target["id"] and len(data["candidates"]) == 2
     assert data == json.loads(candidates_path(archive, target["id"]).read_text())
+    more = generate_candidates(archive, target["id"], 5, device="cpu")
+    assert [[w.to_json() for w in c] for c in more.candidates[:2]] == data["candidates"]
 
 
 def test_pick_changes_only_that_message(archive: Path) -> None:
@@ -312,3 +314,18 @@ def test_candidates_the_renders_blocklist_matches_are_written_again(
     assert screened.candidates[0] != plain.candidates[0]
     blocklist.unlink()
     assert_refused(archive, [mid], f"blocklist {blocklist} does not exist")
+
+
+def test_selfie_dispatches_to_the_selfie_candidates(archive: Path) -> None:
+    from ghosts_render.curate.selfies import read_selfie_candidates
+
+    target = next(m for m in messages(archive) if "selfie" in m)
+    code, out, lines = reroll(str(archive), target["id"], "--selfie", "--candidates", "2")
+    assert code == 0, lines
+    assert Path(out.strip()).is_file()  # the contact sheet
+    seeds = read_selfie_candidates(archive, target["id"]).seeds
+    code, out, lines = reroll(str(archive), target["id"], "--selfie", "--pick", "2")
+    assert code == 0 and "step 1" in out, lines
+    new = {m["id"]: m for m in messages(archive)}[target["id"]]
+    assert new["selfie"]["seed"] == seeds[1] and new["text"] == target["text"]
+    check_archive(archive)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ghosts_render.archive.folder import read_conversation, read_manifest
+from ghosts_render.archive.model import Message
 from ghosts_render.config import RunConfig, read_recorded_config
-from ghosts_render.curate.history import Change, Step, apply_change
+from ghosts_render.curate.history import Change, Step, apply_change, recover_interrupted
 from ghosts_render.curate.journal import hash_content
 from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw, staging_dir
 from ghosts_render.curate.textgen import (
@@ -110,26 +111,18 @@ def generate_candidates(
     archive = Path(archive)
     if not 1 <= n <= MAX_CANDIDATES:
         raise CurationError(f"--candidates must be 1 to {MAX_CANDIDATES}, got {n}")
+    recover_interrupted(archive)
     messages, manifest, cfg = _read_archive(archive)
     target = _find(messages, message_id, archive)
-    same_run = [m for m in messages if m.get("run", 0) == target.get("run", 0)]
-    place = same_run.index(target)
-    if place == 0:
-        raise CurationError(
-            f"{message_id} opens run {target.get('run', 0)} with a prompt from text.prompts, "
-            "which the model did not write: change it with `ghosts-render edit`, or re-roll "
-            "the message after it"
-        )
-    replaced = same_run[place:] if run else [target]
+    before, replaced = _split_run(messages, target, run)
     recorded = read_raw(archive, manifest.get("fingerprint"))
-    context = [raw_for(m, recorded.get(m["id"]), cfg) for m in same_run[:place]]
     text_model, identity = load_archive_model(manifest, cfg, model, device)
     written = generate_continuations(
         text_model,
         cfg,
         int(target.get("run", 0)),
-        context,
-        range(place, place + len(replaced)),
+        [raw_for(m, recorded.get(m["id"]), cfg) for m in before],
+        range(len(before), len(before) + len(replaced)),
         n,
         rejects=_blocklist_rejects(cfg),
         avoid={raw_for(target, recorded.get(message_id), cfg)},
@@ -145,6 +138,21 @@ def generate_candidates(
     )
     _write_candidates(archive, found)
     return found
+
+
+def _split_run(
+    messages: Sequence[dict[str, Any]], target: dict[str, Any], run: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return (the run's messages before ``target``, the ones a candidate replaces)."""
+    same_run = [m for m in messages if m.get("run", 0) == target.get("run", 0)]
+    place = same_run.index(target)
+    if place == 0:
+        raise CurationError(
+            f"{target['id']} opens run {target.get('run', 0)} with a prompt from text.prompts, "
+            "which the model did not write: change it with `ghosts-render edit`, or re-roll "
+            "the message after it"
+        )
+    return same_run[:place], same_run[place:] if run else [target]
 
 
 def read_candidates(archive: Path, message_id: str) -> CandidateSet:
@@ -181,6 +189,7 @@ def pick_candidate(
     in use (None: the archive's own), which must be the one that wrote the candidates.
     """
     archive = Path(archive)
+    recover_interrupted(archive)
     messages, manifest, cfg = _read_archive(archive)
     _find(messages, message_id, archive)
     found = read_candidates(archive, message_id)
@@ -361,7 +370,7 @@ def _plan_after(
         if w.sender != old["sender"]:
             new["sound"], staged = _plan_sound(archive, cfg, kept, w.sender, old["id"])
             media.update(staged)
-        after.append(new)
+        after.append(Message.from_json(new).to_json())  # the render's key order
     return after, media
 
 
