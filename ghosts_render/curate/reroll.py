@@ -12,25 +12,24 @@ rebuild re-plans timing, player and manifest. docs/curating.md, Re-rolling a mes
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ghosts_render.archive.folder import read_conversation, read_manifest
-from ghosts_render.archive.model import Message
 from ghosts_render.config import RunConfig, read_recorded_config
 from ghosts_render.curate.history import Change, Step, apply_change, recover_interrupted
 from ghosts_render.curate.journal import hash_content
-from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw, staging_dir
+from ghosts_render.curate.media import stage_picked
+from ghosts_render.curate.sidecar import candidates_dir, raw_for, read_raw
 from ghosts_render.curate.textgen import (
     Written,
     generate_continuations,
     load_archive_model,
     read_model_record,
 )
-from ghosts_render.errors import ArchiveError, ConfigError, CurationError, GhostsError
+from ghosts_render.errors import ArchiveError, ConfigError, CurationError
 from ghosts_render.files import read_json, write_json
 
 CANDIDATES_FORMAT = "ghosts-render/curation-candidates"
@@ -98,6 +97,43 @@ def candidates_path(archive: Path, message_id: str) -> Path:
     return candidates_dir(archive) / f"{message_id}.json"
 
 
+@dataclass(frozen=True, slots=True)
+class RerollContext:
+    """Where a re-roll writes, and what the model sees first: as the render had it."""
+
+    manifest: dict[str, Any]
+    cfg: RunConfig  # the configuration the archive was rendered with
+    run: int  # the message's run
+    place: int  # its place in the run (the run's prompt is 0)
+    raws: tuple[str, ...]  # the raw pieces of the run's messages before it, oldest first
+    replaced: tuple[dict[str, Any], ...]  # what a candidate replaces: it, or the rest of the run
+    current_raw: str  # the message's own raw piece (a candidate must not repeat it)
+
+
+def read_context(archive: Path, message_id: str, *, run: bool = False) -> RerollContext:
+    """Return the context of a message's re-roll, read from the archive and its raw store."""
+    messages, manifest, cfg = _read_archive(archive)
+    target = _find(messages, message_id, archive)
+    same_run = [m for m in messages if m.get("run", 0) == target.get("run", 0)]
+    place = same_run.index(target)
+    if place == 0:
+        raise CurationError(
+            f"{message_id} opens run {target.get('run', 0)} with a prompt from text.prompts, "
+            "which the model did not write: change it with `ghosts-render edit`, or re-roll "
+            "the message after it"
+        )
+    recorded = read_raw(archive, manifest.get("fingerprint"))
+    return RerollContext(
+        manifest=manifest,
+        cfg=cfg,
+        run=int(target.get("run", 0)),
+        place=place,
+        raws=tuple(raw_for(m, recorded.get(m["id"]), cfg) for m in same_run[:place]),
+        replaced=tuple(same_run[place:] if run else [target]),
+        current_raw=raw_for(target, recorded.get(message_id), cfg),
+    )
+
+
 def generate_candidates(
     archive: Path,
     message_id: str,
@@ -112,47 +148,29 @@ def generate_candidates(
     if not 1 <= n <= MAX_CANDIDATES:
         raise CurationError(f"--candidates must be 1 to {MAX_CANDIDATES}, got {n}")
     recover_interrupted(archive)
-    messages, manifest, cfg = _read_archive(archive)
-    target = _find(messages, message_id, archive)
-    before, replaced = _split_run(messages, target, run)
-    recorded = read_raw(archive, manifest.get("fingerprint"))
-    text_model, identity = load_archive_model(manifest, cfg, model, device)
+    ctx = read_context(archive, message_id, run=run)
+    text_model, identity = load_archive_model(ctx.manifest, ctx.cfg, model, device)
     written = generate_continuations(
         text_model,
-        cfg,
-        int(target.get("run", 0)),
-        [raw_for(m, recorded.get(m["id"]), cfg) for m in before],
-        range(len(before), len(before) + len(replaced)),
+        ctx.cfg,
+        ctx.run,
+        ctx.raws,
+        range(ctx.place, ctx.place + len(ctx.replaced)),
         n,
-        rejects=_blocklist_rejects(cfg),
-        avoid={raw_for(target, recorded.get(message_id), cfg)},
+        rejects=_blocklist_rejects(ctx.cfg),
+        avoid={ctx.current_raw},
     )
     found = CandidateSet(
         message_id=message_id,
         run=run,
-        ids=tuple(m["id"] for m in replaced),
+        ids=tuple(m["id"] for m in ctx.replaced),
         model=identity,
-        settings=_settings(cfg, n),
-        current=tuple(replaced),
+        settings=_settings(ctx.cfg, n),
+        current=ctx.replaced,
         candidates=tuple(tuple(c) for c in written),
     )
     _write_candidates(archive, found)
     return found
-
-
-def _split_run(
-    messages: Sequence[dict[str, Any]], target: dict[str, Any], run: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Return (the run's messages before ``target``, the ones a candidate replaces)."""
-    same_run = [m for m in messages if m.get("run", 0) == target.get("run", 0)]
-    place = same_run.index(target)
-    if place == 0:
-        raise CurationError(
-            f"{target['id']} opens run {target.get('run', 0)} with a prompt from text.prompts, "
-            "which the model did not write: change it with `ghosts-render edit`, or re-roll "
-            "the message after it"
-        )
-    return same_run[:place], same_run[place:] if run else [target]
 
 
 def read_candidates(archive: Path, message_id: str) -> CandidateSet:
@@ -196,15 +214,15 @@ def pick_candidate(
     _check_pick(archive, found, k, run)
     _check_model(found, manifest, cfg, model)
     by_id = {m["id"]: m for m in messages}
-    current = tuple(by_id.get(i) for i in found.ids)
-    if None in current or hash_content(current) != hash_content(found.current):
+    current = tuple(by_id[i] for i in found.ids if i in by_id)
+    if len(current) != len(found.ids) or hash_content(current) != hash_content(found.current):
         raise CurationError(
             f"stale: {message_id}{' or its run' if found.run else ''} changed since its "
             f"candidates were made: run `ghosts-render reroll {archive} {message_id}"
             f"{' --run' if found.run else ''}` again"
         )
     chosen = found.candidates[k - 1]
-    after, media = _plan_after(archive, cfg, messages, current, chosen, device)
+    after, media = stage_picked(archive, cfg, messages, current, chosen, device)
     change = Change(
         action="pick-run" if found.run else "pick",
         before=current,
@@ -326,7 +344,8 @@ def _check_model(
         from ghosts_render.render.text.load import load_text_model
 
         tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
-        in_use, what = load_text_model(Path(model), tokenizer, "cpu").identity()["files"], model
+        in_use = load_text_model(Path(model), tokenizer, "cpu").identity()["files"]
+        what = f"the one at {model}"
     if found.model.get("files") != dict(in_use):
         again = "" if found.model.get("own") else f" --model {found.model.get('path')}"
         raise CurationError(
@@ -334,72 +353,3 @@ def _check_model(
             f"{found.model.get('path')}, not {what}: pick with the model that wrote them"
             f"{again and f' ({again.strip()})'}, or re-roll the message again"
         )
-
-
-def _plan_after(
-    archive: Path,
-    cfg: RunConfig,
-    messages: Sequence[dict[str, Any]],
-    current: Sequence[dict[str, Any]],
-    chosen: Sequence[Written],
-    device: str,
-) -> tuple[list[dict[str, Any]], dict[str, Path]]:
-    """Return the new records of the picked messages and the media staged for them."""
-    from ghosts_render.curate.selfies import list_used_seeds, plan_fresh_seeds, stage_selfie
-
-    gains = [
-        old["id"]
-        for old, w in zip(current, chosen, strict=True)
-        if w.selfie and not (old.get("selfie") and old["sender"] == w.sender)
-    ]
-    used = list_used_seeds(archive, {"messages": messages})
-    seeds = plan_fresh_seeds(cfg.seed, gains, used)
-    replaced = {old["id"] for old in current}
-    kept = [m for m in messages if m["id"] not in replaced]
-    after: list[dict[str, Any]] = []
-    media: dict[str, Path] = {}
-    for old, w in zip(current, chosen, strict=True):
-        new = {**old, "sender": w.sender, "text": w.text}
-        if not w.selfie:
-            new.pop("selfie", None)
-        elif old["id"] in seeds:
-            new["selfie"], staged = stage_selfie(
-                archive, cfg, w.sender, seeds[old["id"]], old["id"], device
-            )
-            media.update(staged)
-        if w.sender != old["sender"]:
-            new["sound"], staged = _plan_sound(archive, cfg, kept, w.sender, old["id"])
-            media.update(staged)
-        after.append(Message.from_json(new).to_json())  # the render's key order
-    return after, media
-
-
-def _plan_sound(
-    archive: Path, cfg: RunConfig, kept: Sequence[Mapping[str, Any]], sender: str, message_id: str
-) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Return a sound for a message that changed sender, and what must be staged for it.
-
-    One of the sender's sounds the archive already has, chosen by the message id; when the
-    sender has none (a role silent until now), the one the sound stage deals it first.
-    """
-    own = {
-        m["sound"]["src"]: m["sound"]
-        for m in kept
-        if m.get("sender") == sender and isinstance(m.get("sound"), Mapping)
-    }
-    if own:
-        pool = [own[src] for src in sorted(own)]
-        index = int(hashlib.sha256(message_id.encode()).hexdigest(), 16) % len(pool)
-        return dict(pool[index]), {}
-    from ghosts_render.render.sounds.stage import SoundJob, render_sounds
-
-    staging = staging_dir(archive) / message_id
-    try:
-        result = render_sounds([SoundJob(message_id=message_id, sender=sender)], cfg, staging)
-    except (GhostsError, OSError) as e:
-        raise CurationError(
-            f"cannot render a sound for {sender} ({e}); nothing was changed"
-        ) from None
-    sound = result.by_message[message_id]
-    staged = {} if (archive / sound.src).is_file() else {sound.src: staging / sound.src}
-    return sound.to_json(), staged

@@ -30,8 +30,7 @@ def read_model_record(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Return the text model identity the manifest recorded (kind, path, files: name -> sha256)."""
     models = manifest.get("models")
     text = models.get("text") if isinstance(models, Mapping) else None
-    files = text.get("files") if isinstance(text, Mapping) else None
-    if not isinstance(files, Mapping) or not files:
+    if not isinstance(text, Mapping) or not isinstance(text.get("files"), Mapping):
         raise CurationError(
             "manifest.json records no text model (models.text.files), so the archive's own "
             f"model cannot be checked: {ANOTHER_MODEL}"

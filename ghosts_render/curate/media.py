@@ -1,0 +1,93 @@
+"""The media a picked text candidate needs: the selfie it gains, the sound of a new sender.
+
+A picked message keeps what still fits and gets the rest new (docs/curating.md, Re-rolling):
+
+- selfie: a candidate with the image tag keeps the message's selfie when the same role already
+  had one, else gets one from the role's network with a fresh seed (``stage_selfie``, seeds from
+  ``plan_fresh_seeds``: none the archive uses or a step took out); one without the tag loses it;
+- sound: the same sender keeps its sound; another sender gets one of its sounds the archive
+  already has, chosen by the message id, or, when it has none, the sound stage's first deal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ghosts_render.archive.model import Message
+from ghosts_render.config import RunConfig
+from ghosts_render.curate.sidecar import staging_dir
+from ghosts_render.curate.textgen import Written
+from ghosts_render.errors import CurationError, GhostsError
+
+
+def stage_picked(
+    archive: Path,
+    cfg: RunConfig,
+    messages: Sequence[dict[str, Any]],
+    current: Sequence[dict[str, Any]],
+    chosen: Sequence[Written],
+    device: str,
+) -> tuple[list[dict[str, Any]], dict[str, Path]]:
+    """Return the records that replace ``current`` with the ``chosen`` messages, and the media
+    staged for them (archive path -> staged file), as a ``Change`` takes them."""
+    from ghosts_render.curate.selfies import list_used_seeds, plan_fresh_seeds, stage_selfie
+
+    gains = [
+        old["id"]
+        for old, w in zip(current, chosen, strict=True)
+        if w.selfie and not (old.get("selfie") and old["sender"] == w.sender)
+    ]
+    used = list_used_seeds(archive, {"messages": messages})
+    seeds = plan_fresh_seeds(cfg.seed, gains, used)
+    replaced = {old["id"] for old in current}
+    kept = [m for m in messages if m["id"] not in replaced]
+    after: list[dict[str, Any]] = []
+    media: dict[str, Path] = {}
+    for old, w in zip(current, chosen, strict=True):
+        new = {**old, "sender": w.sender, "text": w.text}
+        if not w.selfie:
+            new.pop("selfie", None)
+        elif old["id"] in seeds:
+            new["selfie"], staged = stage_selfie(
+                archive, cfg, w.sender, seeds[old["id"]], old["id"], device
+            )
+            media.update(staged)
+        if w.sender != old["sender"]:
+            new["sound"], staged = _stage_sound(archive, cfg, kept, w.sender, old["id"])
+            media.update(staged)
+        after.append(Message.from_json(new).to_json())  # the render's key order
+    return after, media
+
+
+def _stage_sound(
+    archive: Path, cfg: RunConfig, kept: Sequence[Mapping[str, Any]], sender: str, message_id: str
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Return a sound for a message that changed sender, and what must be staged for it.
+
+    One of the sender's sounds the archive already has, chosen by the message id; when the
+    sender has none (a role silent until now), the one the sound stage deals it first.
+    """
+    own = {
+        m["sound"]["src"]: m["sound"]
+        for m in kept
+        if m.get("sender") == sender and isinstance(m.get("sound"), Mapping)
+    }
+    if own:
+        pool = [own[src] for src in sorted(own)]
+        index = int(hashlib.sha256(message_id.encode()).hexdigest(), 16) % len(pool)
+        return dict(pool[index]), {}
+    from ghosts_render.render.sounds.stage import SoundJob, render_sounds
+
+    staging = staging_dir(archive) / message_id
+    try:
+        result = render_sounds([SoundJob(message_id=message_id, sender=sender)], cfg, staging)
+    except (GhostsError, OSError) as e:
+        raise CurationError(
+            f"cannot render a sound for {sender} ({e}); nothing was changed"
+        ) from None
+    sound = result.by_message[message_id]
+    staged = {} if (archive / sound.src).is_file() else {sound.src: staging / sound.src}
+    return sound.to_json(), staged
