@@ -20,6 +20,7 @@ from ghosts_render.archive.check import check_archive
 from ghosts_render.blocklist import load_blocklist
 from ghosts_render.cli import app
 from ghosts_render.config import read_recorded_config
+from ghosts_render.curate.media import stage_sound
 from ghosts_render.curate.reroll import (
     candidates_path,
     generate_candidates,
@@ -326,3 +327,37 @@ def test_selfie_dispatches_to_the_selfie_candidates(archive: Path) -> None:
     new = {m["id"]: m for m in messages(archive)}[target["id"]]
     assert new["selfie"]["seed"] == seeds[1] and new["text"] == target["text"]
     check_archive(archive)
+
+
+def test_undo_takes_a_pick_back_byte_for_byte(archive: Path) -> None:
+    target = inner_message(archive, run_left=2)
+    before = read_files(archive)
+    code, _, lines = reroll(str(archive), target["id"], "--run", "--candidates", "3")
+    assert code == 0, lines
+    code, _, lines = reroll(str(archive), target["id"], "--pick", "3")
+    assert code == 0, lines
+    assert read_files(archive)["conversation.json"] != before["conversation.json"]
+    result = runner.invoke(app, ["undo", str(archive)])
+    assert result.exit_code == 0, result.output
+    after = read_files(archive)
+    manifest_after = json.loads(after.pop("manifest.json"))
+    assert after == {k: v for k, v in before.items() if k != "manifest.json"}
+    assert manifest_after["edited"] is True  # once curated, a render never replaces it
+
+
+def test_a_sender_with_no_sound_in_the_archive_gets_the_sound_stages_first_deal(
+    archive: Path, tmp_path: Path
+) -> None:
+    data = manifest(archive)
+    cfg = read_recorded_config(data["config"], "manifest.json")
+    first = next(m for m in messages(archive) if m["sender"] == "scientist")
+    # The stage deals as the render did: the role's first card is its first message's sound,
+    # which this archive has already, so nothing needs staging.
+    sound, staged = stage_sound(archive, cfg, [], "scientist", "m00003")
+    assert sound == first["sound"] and staged == {}
+    # Into an archive without that file, the sound is rendered and staged beside it.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sound, staged = stage_sound(empty, cfg, [], "scientist", "m00003")
+    assert sound == first["sound"] and list(staged) == [sound["src"]]
+    assert staged[sound["src"]].read_bytes() == (archive / sound["src"]).read_bytes()

@@ -56,13 +56,13 @@ def stage_picked(
             )
             media.update(staged)
         if w.sender != old["sender"]:
-            new["sound"], staged = _stage_sound(archive, cfg, kept, w.sender, old["id"])
+            new["sound"], staged = stage_sound(archive, cfg, kept, w.sender, old["id"])
             media.update(staged)
         after.append(Message.from_json(new).to_json())  # the render's key order
     return after, media
 
 
-def _stage_sound(
+def stage_sound(
     archive: Path, cfg: RunConfig, kept: Sequence[Mapping[str, Any]], sender: str, message_id: str
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Return a sound for a message that changed sender, and what must be staged for it.
