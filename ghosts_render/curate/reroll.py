@@ -323,7 +323,8 @@ def _check_pick(archive: Path, found: CandidateSet, k: int, run: bool | None) ->
     if not 1 <= k <= n:
         raise CurationError(
             f"--pick {k}: {found.message_id} has candidates 1 to {n}: pick one of those, or "
-            f"make others with `ghosts-render reroll {archive} {found.message_id}`"
+            f"make others with `ghosts-render reroll {archive} {found.message_id}"
+            f"{' --run' if found.run else ''} --candidates {max(k, n + 1)}`"
         )
     if run is not None and run != found.run:
         made = "with --run (the rest of its run)" if found.run else "without --run (the message)"
