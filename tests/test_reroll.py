@@ -292,7 +292,7 @@ def test_a_different_or_missing_model_is_refused_and_model_uses_another(
     # A pick must be made with the model that wrote the candidates.
     assert_refused(archive, [mid, "--pick", "1"], "--model")
     shutil.rmtree(other)
-    assert_refused(archive, [mid], "--model PATH")
+    assert_refused(archive, [mid], f"own text model {other} (text.model in manifest.json) is gone")
 
 
 def test_candidates_the_renders_blocklist_matches_are_written_again(

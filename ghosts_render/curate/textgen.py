@@ -67,6 +67,11 @@ def load_archive_model(
         return loaded, format_model_identity(loaded.identity(), own=False)
     recorded = read_model_record(manifest)
     path = Path(cfg.text.model)
+    if not path.is_dir():
+        raise CurationError(
+            f"the archive's own text model {path} (text.model in manifest.json) is gone: put "
+            f"it back there, or {ANOTHER_MODEL}"
+        )
     try:
         loaded = load_text_model(path, tokenizer, device)
     except ModelLoadError as e:
