@@ -12,6 +12,7 @@ the render's stream instead regenerates the render's text (the tests prove the c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +59,11 @@ def load_archive_model(
     its files differs from the sha256 the manifest recorded.
     """
     from ghosts_render.render.pipeline import resolve_device
-    from ghosts_render.render.text.load import load_text_model
 
     device = resolve_device(device)
     tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
     if model is not None:
-        loaded = load_text_model(Path(model), tokenizer, device)
+        loaded = _load_kept(Path(model), tokenizer, device)
         return loaded, format_model_identity(loaded.identity(), own=False)
     recorded = read_model_record(manifest)
     path = Path(cfg.text.model)
@@ -73,7 +73,7 @@ def load_archive_model(
             f"it back there, or {ANOTHER_MODEL}"
         )
     try:
-        loaded = load_text_model(path, tokenizer, device)
+        loaded = _load_kept(path, tokenizer, device)
     except ModelLoadError as e:
         raise CurationError(
             f"cannot load the archive's own text model ({e}): restore it, or {ANOTHER_MODEL}"
@@ -89,6 +89,31 @@ def load_archive_model(
             f"or {ANOTHER_MODEL}"
         )
     return loaded, format_model_identity(loaded.identity(), own=True)
+
+
+# The last model loaded, kept for the next re-roll of a long-lived process (the studio re-rolls
+# message after message with one model). Its key holds every file's size and modification time,
+# so a model replaced on disk is loaded (and hashed) again.
+_kept: dict[tuple[Any, ...], TextModel] = {}
+_keeping = threading.Lock()
+
+
+def _load_kept(path: Path, tokenizer: Path | None, device: str) -> TextModel:
+    from ghosts_render.render.text.load import load_text_model
+
+    key = (str(path.resolve()), str(tokenizer), device, _list_stats(path), _list_stats(tokenizer))
+    with _keeping:
+        if key not in _kept:
+            _kept.clear()
+            _kept[key] = load_text_model(path, tokenizer, device)
+        return _kept[key]
+
+
+def _list_stats(folder: Path | None) -> tuple[tuple[str, int, int], ...]:
+    if folder is None or not folder.is_dir():
+        return ()
+    stats = ((p.name, p.stat()) for p in folder.iterdir() if p.is_file())
+    return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
 
 
 @dataclass(frozen=True, slots=True)
