@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from ghosts_render.cli import app
 
 runner = CliRunner()
-VERBS = ("site", "check", "selfie", "export", "bench", "preview")
+VERBS = ("site", "check", "selfie", "export", "bench", "preview", "reroll")
 DATA = Path(__file__).parent / "data" / "stylegan"
 
 
