@@ -255,6 +255,11 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(archive: Path) -> None:
     assert_refused(archive, [mid, "--pick", "1", "--run"], "made without --run")
     assert_refused(archive, [mid, "--pick", "1", "--candidates", "3"], "give one of them")
     assert_refused(archive, [mid, "--selfie", "--run"], "--selfie")
+    broken = json.loads((archive / "conversation.json").read_text(encoding="utf-8"))
+    del broken["messages"][3]["sender"]
+    (archive / "conversation.json").write_text(json.dumps(broken), encoding="utf-8")
+    assert_refused(archive, [mid], "conversation.json has 1 problem(s)")
+    assert_refused(archive, [mid, "--pick", "1"], "conversation.json has 1 problem(s)")
 
 
 def test_a_pick_after_the_message_changed_is_stale(archive: Path) -> None:

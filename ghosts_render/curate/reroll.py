@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ghosts_render.archive.folder import read_conversation, read_manifest
+from ghosts_render.archive.schema import check_conversation
 from ghosts_render.config import RunConfig, read_recorded_config
 from ghosts_render.curate.history import Change, Step, apply_change, recover_interrupted
 from ghosts_render.curate.journal import hash_content
@@ -255,7 +256,9 @@ def _read_archive(archive: Path) -> tuple[list[dict[str, Any]], dict[str, Any], 
     """Return the archive's messages, manifest and the configuration it was rendered with."""
     if not archive.is_dir():
         raise CurationError(f"{archive} is not a folder: give the archive folder (e.g. output)")
-    messages = list(read_conversation(archive)["messages"])
+    conversation = read_conversation(archive)
+    check_conversation(conversation, archive)  # an archive broken by hand: the check's line
+    messages = list(conversation["messages"])
     manifest = read_manifest(archive)
     if not isinstance(manifest.get("config"), Mapping):
         raise CurationError(
