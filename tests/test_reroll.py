@@ -29,6 +29,7 @@ from ghosts_render.curate.reroll import (
 )
 from ghosts_render.curate.sidecar import read_raw, sidecar_dir
 from ghosts_render.curate.textgen import generate_continuations, load_archive_model
+from ghosts_render.errors import CurationError
 
 runner = CliRunner()
 TIMING = ("writing_at", "at")
@@ -244,6 +245,8 @@ def test_bad_input_is_one_clear_line_and_changes_nothing(archive: Path) -> None:
     mid = target["id"]
     assert_refused(archive, ["m99999"], "no message 'm99999'")
     assert_refused(archive, ["m99999", "--pick", "1"], "no message 'm99999'")
+    with pytest.raises(CurationError, match="is not a message id"):
+        read_candidates(archive, "../../etc/passwd")
     assert_refused(archive, [mid, "--pick", "1"], f"{mid} has no text candidates")
     assert_refused(archive, [mid, "--candidates", "0"], "--candidates must be 1 to 64")
     prompt = next(m for m in messages(archive) if m.get("new_run"))["id"]

@@ -12,6 +12,7 @@ rebuild re-plans timing, player and manifest. docs/curating.md, Re-rolling a mes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,9 @@ class CandidateSet:
 
 
 def candidates_path(archive: Path, message_id: str) -> Path:
-    """Return where a message's text candidates are kept."""
+    """Return where a message's text candidates are kept (an id is never a path)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", message_id):
+        raise CurationError(f"{message_id!r} is not a message id: give one like m00012")
     return candidates_dir(archive) / f"{message_id}.json"
 
 
