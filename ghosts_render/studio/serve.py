@@ -1,0 +1,95 @@
+"""Open the studio: check the archive, bind 127.0.0.1:PORT, hold the curation lock, serve.
+
+In that order, so a bad archive or a port in use stops it before anything is written. The lock is
+the one the command-line verbs take for each change: while the studio runs, a second studio or a
+verb from another terminal on the same archive stops with the lock's one line. werkzeug's own
+server serves one request at a time (one artist; a model generation simply holds the others);
+Ctrl-C stops it and lets the lock go.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from ghosts_render.archive.check import check_archive
+from ghosts_render.errors import ConfigError
+from ghosts_render.studio.app import Studio, create_app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without a log line per request (errors are still logged)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@contextmanager
+def bind_port(port: int) -> Iterator[socket.socket]:
+    """A listening socket on 127.0.0.1:``port`` (0 = any free port), closed on exit."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a port: give 1 to 65535, or 0 for any free one")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart after Ctrl-C
+        sock.bind(("127.0.0.1", port))
+        sock.listen(64)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on 127.0.0.1 is in use (another program, or another studio): "
+                "choose another with --port P, or --port 0 for any free one"
+            ) from None
+        raise ConfigError(
+            f"cannot serve on 127.0.0.1:{port} ({e.strerror}): choose another with --port P"
+        ) from None
+    with sock:
+        yield sock
+
+
+def serve_studio(
+    archive: Path,
+    port: int,
+    announce: Callable[[str], None],
+    *,
+    blocklist: Path | None = None,
+    device: str = "auto",
+) -> None:
+    """Serve the studio for ``archive`` until Ctrl-C; ``announce`` gets its URL."""
+    from ghosts_render.curate.sidecar import STUDIO, lock_archive
+
+    check_archive(archive)
+    flag, blocklist_name = load_flagger(archive, blocklist)
+    with bind_port(port) as sock, lock_archive(archive, STUDIO):
+        bound = sock.getsockname()[1]
+        studio = Studio(
+            archive=archive.resolve(),
+            port=bound,
+            device=device,
+            flag=flag,
+            blocklist_name=blocklist_name,
+        )
+        server = make_server(
+            "127.0.0.1",
+            bound,
+            create_app(studio),
+            threaded=False,
+            request_handler=_QuietHandler,
+            fd=sock.fileno(),
+        )
+        announce(f"http://127.0.0.1:{bound}/")
+        server.serve_forever()  # returns on Ctrl-C (werkzeug catches it) and closes the server
+
+
+def load_flagger(
+    archive: Path, blocklist: Path | None
+) -> tuple[Callable[[list[dict[str, Any]]], Mapping[str, list[str]]] | None, str]:
+    """The blocklist check the page marks messages with, and its file's name ('' = none)."""
+    return None, ""
