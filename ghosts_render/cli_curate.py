@@ -1,8 +1,9 @@
-"""The curation verbs: ``edit``, ``delete``, ``undo``, ``history``, ``reroll`` (docs/curating.md).
+"""The curation verbs: ``edit``, ``delete``, ``undo``, ``history``, ``reroll``, ``studio``.
 
 cli.py imports this module at its bottom, which registers the commands on its ``app``. Each verb
 is one recorded step made through ``curate.history.apply_change``: the archive stays a valid,
 uploadable folder, and the history lives beside it in ``ARCHIVE.curation/``, never inside it.
+``studio`` serves a page that makes the same steps through the same functions. docs/curating.md.
 """
 
 from __future__ import annotations
@@ -201,3 +202,24 @@ def _reroll_selfie(
 
 def _echo_step(step: Step, as_json: bool) -> None:
     typer.echo(json.dumps(asdict(step)) if as_json else format_step(step))
+
+
+@app.command()
+def studio(
+    archive: ArchiveArg,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8001,
+    blocklist: Annotated[
+        Path | None,
+        typer.Option(
+            help="Mark the messages this blocklist matches (default: the render's "
+            "[text] blocklist, if it had one)."
+        ),
+    ] = None,
+    device: Annotated[
+        str, typer.Option(help="Where re-rolls run: auto, cpu, cuda or cuda:N.")
+    ] = "auto",
+) -> None:
+    """Serve a curation page for an archive on 127.0.0.1 and print its URL (Ctrl-C stops)."""
+    from ghosts_render.studio.serve import serve_studio
+
+    serve_studio(archive, port, typer.echo, blocklist=blocklist, device=device)
