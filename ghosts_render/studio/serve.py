@@ -84,8 +84,13 @@ def serve_studio(
             request_handler=_QuietHandler,
             fd=sock.fileno(),
         )
-        announce(f"http://127.0.0.1:{bound}/")
-        server.serve_forever()  # returns on Ctrl-C (werkzeug catches it) and closes the server
+        try:
+            announce(f"http://127.0.0.1:{bound}/")
+            server.serve_forever()  # returns on Ctrl-C: werkzeug catches it
+        except KeyboardInterrupt:  # Ctrl-C before serve_forever began
+            pass
+        finally:
+            server.server_close()
 
 
 def load_flagger(

@@ -1,0 +1,157 @@
+"""The studio page in real Chromium, against the real `ghosts-render studio` on a demo render copy.
+
+Search and filters narrow the transcript; edit, delete, re-roll and pick, and undo change the
+archive's files as the command-line verbs would (the archive checks after each); then the player,
+served by the studio from the archive folder, plays the curated piece.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from studio_process import copy_render, running_studio
+
+from ghosts_render.archive.check import check_archive
+
+
+@pytest.fixture
+def show(demo_render: Path, tmp_path: Path) -> Path:
+    """A copy of the demo render (with its curation folder) to curate."""
+    return copy_render(demo_render, tmp_path / "show")
+
+
+def _messages(archive: Path) -> list[dict[str, Any]]:
+    return json.loads((archive / "conversation.json").read_text(encoding="utf-8"))["messages"]
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("html[data-ready]", state="attached")
+
+
+def _shown(page: Any) -> list[str]:
+    return page.eval_on_selector_all("#list .msg", "rows => rows.map(r => r.dataset.id)")
+
+
+def _settle(page: Any) -> None:
+    """Wait until the page is no longer busy with a request."""
+    page.wait_for_selector("body[aria-busy=false]", state="attached")
+
+
+def _row(page: Any, message_id: str) -> Any:
+    return page.locator(f'.msg[data-id="{message_id}"]')
+
+
+def test_search_and_filters_narrow_the_transcript(page, show):
+    messages = _messages(show)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with running_studio(show) as url:
+        _open(page, url)
+        assert _shown(page) == [m["id"] for m in messages]
+        row = _row(page, messages[3]["id"])
+        assert row.locator(".text").inner_text() == messages[3]["text"]
+        assert row.locator(".sender").inner_text() == messages[3]["sender"]
+        assert (
+            row.locator("a.play").get_attribute("href") == f"archive/index.html#{messages[3]['id']}"
+        )
+
+        word = "painting"
+        page.fill("#q", word.upper())
+        expect = [m["id"] for m in messages if word in m["text"].lower()]
+        assert 0 < len(expect) < len(messages)
+        page.wait_for_function(
+            "n => document.querySelectorAll('#list .msg').length === n", arg=len(expect)
+        )
+        assert _shown(page) == expect
+        page.fill("#q", "")
+
+        page.select_option("#f-sender", "scientist")
+        assert _shown(page) == [m["id"] for m in messages if m["sender"] == "scientist"]
+        page.select_option("#f-run", "1")
+        both = [m["id"] for m in messages if m["sender"] == "scientist" and m["run"] == 1]
+        assert both and _shown(page) == both
+        page.select_option("#f-sender", "")
+        page.select_option("#f-run", "")
+        page.check("#f-selfie")
+        with_selfie = [m for m in messages if m.get("selfie")]
+        assert with_selfie and _shown(page) == [m["id"] for m in with_selfie]
+        thumb = _row(page, with_selfie[0]["id"]).locator("img.thumb")
+        assert thumb.get_attribute("src") == "archive/" + with_selfie[0]["selfie"]["src"]
+        thumb.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+        )
+    assert not errors
+
+
+def test_edit_delete_reroll_pick_undo_then_the_player_plays_it(page, show):
+    messages = _messages(show)
+    edited, deleted, rerolled = messages[6], messages[5], messages[9]
+    new_text = "The studio changed this line by hand."
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with running_studio(show) as url:
+        _open(page, url)
+
+        # edit inline
+        _row(page, edited["id"]).get_by_role("button", name="Edit").click()
+        _row(page, edited["id"]).locator("textarea").fill(new_text)
+        _row(page, edited["id"]).get_by_role("button", name="Save").click()
+        _settle(page)
+        assert page.locator("#error").is_hidden()
+        after = {m["id"]: m for m in _messages(show)}
+        assert after[edited["id"]]["text"] == new_text
+        assert _row(page, edited["id"]).locator(".text").inner_text() == new_text
+        check_archive(show)
+
+        # delete, confirmed
+        _row(page, deleted["id"]).get_by_role("button", name="Delete").click()
+        _row(page, deleted["id"]).get_by_role("button", name="Delete it").click()
+        _settle(page)
+        assert deleted["id"] not in {m["id"] for m in _messages(show)}
+        assert _row(page, deleted["id"]).count() == 0
+        check_archive(show)
+
+        # re-roll: four candidates side by side, pick the third with one click
+        _row(page, rerolled["id"]).get_by_role("button", name="Re-roll").click()
+        _row(page, rerolled["id"]).get_by_role("button", name="Generate").click()
+        _settle(page)
+        candidates = _row(page, rerolled["id"]).locator(".candidate")
+        assert candidates.count() == 4
+        boxes = [candidates.nth(i).bounding_box() for i in range(2)]
+        assert boxes[0]["y"] == boxes[1]["y"] and boxes[0]["x"] < boxes[1]["x"]  # side by side
+        picked = candidates.nth(2).locator("li").first.inner_text()
+        candidates.nth(2).get_by_role("button", name="Pick 3").click()
+        _settle(page)
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+        now = {m["id"]: m for m in _messages(show)}
+        assert picked.endswith(now[rerolled["id"]]["text"])
+        check_archive(show)
+
+        # undo the pick: the old text is back; the history lists every step
+        page.get_by_role("button", name="Undo").click()
+        _settle(page)
+        assert {m["id"]: m for m in _messages(show)}[rerolled["id"]]["text"] == rerolled["text"]
+        check_archive(show)
+        page.get_by_role("button", name="History").click()
+        steps = page.locator("#steps li")
+        assert steps.count() == 4
+        assert "undone" in steps.nth(1).get_attribute("class")
+
+        # play from here: the player, served from the archive folder, plays the curated piece
+        with page.context.expect_page() as opened:
+            _row(page, edited["id"]).get_by_role("link", name="Play from here").click()
+        player = opened.value
+        player.on("pageerror", lambda e: errors.append(str(e)))
+        player.wait_for_selector("html[data-player][data-clock]", state="attached")
+        player.wait_for_selector(f'[role=log] [data-message-id="{edited["id"]}"]')
+        log = player.locator("[role=log]").inner_text()
+        assert new_text in log
+        assert deleted["text"] not in log
+        assert player.locator(f'[data-message-id="{deleted["id"]}"]').count() == 0
+        assert player.locator(f'[data-message-id="{messages[4]["id"]}"]').count() == 1
+    assert not errors
