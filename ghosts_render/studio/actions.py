@@ -116,8 +116,8 @@ def format_candidates(candidates: Any) -> dict[str, Any]:
         "run": candidates.run,
         "candidates": [
             [
-                {"sender": m["sender"], "text": m["text"], "selfie": bool(m.get("selfie"))}
-                for m in messages
+                {"id": message_id, "sender": w.sender, "text": w.text, "selfie": w.selfie}
+                for message_id, w in zip(candidates.ids, messages, strict=True)
             ]
             for messages in candidates.candidates
         ],
@@ -152,7 +152,9 @@ def pick(studio: Studio, data: Any) -> dict[str, Any]:
     """Put text candidate K in place (``ghosts-render reroll ID --pick K``)."""
     from ghosts_render.curate.reroll import pick_candidate
 
-    step = pick_candidate(studio.archive, _get(data, "id", str), _get(data, "k", int))
+    step = pick_candidate(
+        studio.archive, _get(data, "id", str), _get(data, "k", int), device=studio.device
+    )
     return _changed(studio, step)
 
 

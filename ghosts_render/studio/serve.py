@@ -10,6 +10,7 @@ Ctrl-C stops it and lets the lock go.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,8 +20,12 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from ghosts_render.archive.check import check_archive
+from ghosts_render.archive.folder import read_manifest
+from ghosts_render.config import read_recorded_config
 from ghosts_render.errors import ConfigError
 from ghosts_render.studio.app import Studio, create_app
+
+log = logging.getLogger(__name__)
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -96,5 +101,37 @@ def serve_studio(
 def load_flagger(
     archive: Path, blocklist: Path | None
 ) -> tuple[Callable[[list[dict[str, Any]]], Mapping[str, list[str]]] | None, str]:
-    """The blocklist check the page marks messages with, and its file's name ('' = none)."""
-    return None, ""
+    """The blocklist check the page marks messages with, and its file's path ('' = none).
+
+    ``--blocklist FILE`` when given, else the ``[text] blocklist`` the render recorded (when it
+    had one and the file is still there; a missing one is a warning, not a refusal).
+    """
+    from ghosts_render.blocklist import list_blocked, load_blocklist
+
+    path = blocklist or find_recorded_blocklist(archive)
+    if path is None:
+        return None, ""
+    loaded = load_blocklist(path)
+
+    def flag(messages: list[dict[str, Any]]) -> Mapping[str, list[str]]:
+        return {found.id: [found.term] for found in list_blocked(messages, loaded)}
+
+    return flag, str(path)
+
+
+def find_recorded_blocklist(archive: Path) -> Path | None:
+    """The blocklist file the archive's render used, if it had one and it is still there."""
+    manifest = read_manifest(archive)
+    config = manifest.get("config")
+    if not isinstance(config, Mapping):
+        return None
+    recorded = read_recorded_config(config, f"{archive / 'manifest.json'}").text.blocklist
+    if not recorded:
+        return None
+    if not Path(recorded).is_file():
+        log.warning(
+            "the render's blocklist %s is gone: no message is marked (give --blocklist FILE)",
+            recorded,
+        )
+        return None
+    return Path(recorded)

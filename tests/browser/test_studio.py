@@ -23,6 +23,12 @@ def show(demo_render: Path, tmp_path: Path) -> Path:
     return copy_render(demo_render, tmp_path / "show")
 
 
+@pytest.fixture
+def page(new_context: Any) -> Any:
+    """A desktop-sized page: the studio is a working page for the artist's own screen."""
+    return new_context(viewport={"width": 1280, "height": 900}, timezone_id="UTC").new_page()
+
+
 def _messages(archive: Path) -> list[dict[str, Any]]:
     return json.loads((archive / "conversation.json").read_text(encoding="utf-8"))["messages"]
 

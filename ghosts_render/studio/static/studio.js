@@ -166,7 +166,7 @@
     ]);
     var actions = el('div', {'class': 'actions'}, [
       button('Edit', 'edit'), button('Delete', 'delete'), button('Re-roll', 'reroll'),
-      m.selfie ? button('Selfies', 'selfies') : null,
+      button(m.selfie ? 'Selfies' : 'Add a selfie', 'selfies'),
       el('a', {'class': 'play', href: 'archive/index.html#' + m.id, target: '_blank',
         rel: 'noopener', text: 'Play from here'})
     ]);
@@ -227,7 +227,8 @@
     set.candidates.forEach(function (messages, i) {
       var lines = el('ul', {}, messages.map(function (c) {
         var label = (state.roles[c.sender] || {label: c.sender}).label;
-        return el('li', {}, [el('b', {text: label + ': '}), document.createTextNode(c.text),
+        return el('li', {}, [el('b', {text: (set.run ? c.id + ' ' : '') + label + ': '}),
+          document.createTextNode(c.text),
           c.selfie ? el('span', {'class': 'tag', text: ' [selfie]'}) : null]);
       }));
       grid.appendChild(el('li', {'class': 'candidate'}, [
