@@ -161,3 +161,45 @@ def test_edit_delete_reroll_pick_undo_then_the_player_plays_it(page, show):
         assert player.locator(f'[data-message-id="{deleted["id"]}"]').count() == 0
         assert player.locator(f'[data-message-id="{messages[4]["id"]}"]').count() == 1
     assert not errors
+
+
+def test_flagged_messages_are_marked_and_a_selfie_is_picked_from_the_grid(page, show, tmp_path):
+    messages = _messages(show)
+    blocklist = tmp_path / "blocklist.txt"
+    blocklist.write_text("# screened for the show\npainting\n", encoding="utf-8")
+    flagged = [m["id"] for m in messages if "painting" in m["text"].lower()]
+    target = next(m for m in messages if m.get("selfie"))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with running_studio(show, "--blocklist", str(blocklist)) as url:
+        _open(page, url)
+        assert flagged and page.locator(".msg.flagged").count() == len(flagged)
+        page.check("#f-flagged")
+        assert _shown(page) == flagged
+        assert _row(page, flagged[0]).locator("mark.flag").inner_text() == "flagged: painting"
+        page.uncheck("#f-flagged")
+
+        row = _row(page, target["id"])
+        row.get_by_role("button", name="Selfies").click()
+        row.get_by_label("number of selfie candidates").fill("4")
+        row.get_by_role("button", name="Generate").click()
+        _settle(page)
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+        images = row.locator(".selfies img")
+        assert images.count() == 4
+        for i in range(4):
+            page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=images.nth(i).element_handle()
+            )
+        label = row.locator(".selfies button").nth(1).get_attribute("aria-label")
+        seed = int(label.rsplit("seed ", 1)[1].rstrip(")"))
+        row.locator(".selfies button").nth(1).click()
+        _settle(page)
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+        now = {m["id"]: m for m in _messages(show)}[target["id"]]
+        assert now["selfie"]["seed"] == seed != target["selfie"]["seed"]
+        assert now["text"] == target["text"]
+        thumb = _row(page, target["id"]).locator("img.thumb")
+        assert thumb.get_attribute("src") == "archive/" + now["selfie"]["src"]
+        check_archive(show)
+    assert not errors
