@@ -203,3 +203,31 @@ def test_flagged_messages_are_marked_and_a_selfie_is_picked_from_the_grid(page, 
         assert thumb.get_attribute("src") == "archive/" + now["selfie"]["src"]
         check_archive(show)
     assert not errors
+
+
+def test_a_long_night_stays_quick_to_search(page, harness, tmp_path):
+    """2500 messages: the page holds one page of rows, and a keystroke rebuilds only that."""
+    from ghosts_render.archive.rebuild import rebuild_site
+
+    show = tmp_path / "long"
+    doc = harness.conversation(harness.synthetic_messages(2500))
+    harness.build_archive(show, doc)
+    rebuild_site(show)  # the manifest a hand-made archive gets
+    with running_studio(show) as url:
+        _open(page, url)
+        assert page.locator("#count").inner_text() == "2500 messages"
+        assert page.locator("#list .msg").count() == 100
+        assert page.locator("#page").inner_text() == "page 1 of 25"
+        page.get_by_role("button", name="Next").click()
+        assert _shown(page)[0] == "m00100"
+        page.fill("#q", "#2499")
+        page.wait_for_function("() => document.querySelectorAll('#list .msg').length === 1")
+        assert _shown(page) == ["m02499"]
+        page.fill("#q", "echo")
+        expect = [m["id"] for m in doc["messages"] if "echo" in m["text"]]
+        page.wait_for_function(
+            "n => document.querySelector('#count').textContent === n + ' of 2500 messages'",
+            arg=len(expect),
+        )
+        assert _shown(page) == expect[:100]
+        assert harness.cdp_metrics(page)["Nodes"] < 5000
