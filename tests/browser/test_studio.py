@@ -51,7 +51,7 @@ def _row(page: Any, message_id: str) -> Any:
     return page.locator(f'.msg[data-id="{message_id}"]')
 
 
-def test_search_and_filters_narrow_the_transcript(page, show):
+def test_search_and_filters_narrow_the_transcript(page, show, harness):
     messages = _messages(show)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -91,6 +91,8 @@ def test_search_and_filters_narrow_the_transcript(page, show):
         page.wait_for_function(
             "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
         )
+        page.get_by_role("button", name="History").click()
+        assert harness.axe_violations(page) == []
     assert not errors
 
 
@@ -103,10 +105,19 @@ def test_edit_delete_reroll_pick_undo_then_the_player_plays_it(page, show):
     with running_studio(show) as url:
         _open(page, url)
 
-        # edit inline
+        # a refused edit shows the verb's one line and changes nothing
+        before = (show / "conversation.json").read_bytes()
         _row(page, edited["id"]).get_by_role("button", name="Edit").click()
-        _row(page, edited["id"]).locator("textarea").fill(new_text)
         _row(page, edited["id"]).get_by_role("button", name="Save").click()
+        _settle(page)
+        assert page.locator("#error").inner_text() == (
+            f"{edited['id']} already says that: nothing to change"
+        )
+        assert (show / "conversation.json").read_bytes() == before
+
+        # edit inline (Enter saves)
+        _row(page, edited["id"]).locator("textarea").fill(new_text)
+        _row(page, edited["id"]).locator("textarea").press("Enter")
         _settle(page)
         assert page.locator("#error").is_hidden()
         after = {m["id"]: m for m in _messages(show)}

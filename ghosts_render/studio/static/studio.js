@@ -198,6 +198,12 @@
       var area = el('textarea', {'aria-label': 'text of ' + m.id, rows: '3'});
       area.value = panel.data === null ? m.text : panel.data;
       area.addEventListener('input', function () { panel.data = area.value; });
+      area.addEventListener('keydown', function (event) {  // a message is one line: Enter saves
+        if (event.key === 'Enter' && !event.shiftKey) {
+          event.preventDefault();
+          box.querySelector('[data-act=save]').click();
+        }
+      });
       box.append(area, button('Save', 'save'), button('Cancel', 'close'));
     } else if (panel.kind === 'delete') {
       box.append(el('span', {text: 'Delete ' + m.id + '? (Undo brings it back.) '}),
