@@ -1,10 +1,12 @@
 """Open the studio: check the archive, bind 127.0.0.1:PORT, hold the curation lock, serve.
 
-In that order, so a bad archive or a port in use stops it before anything is written. The lock is
-the one the command-line verbs take for each change: while the studio runs, a second studio or a
-verb from another terminal on the same archive stops with the lock's one line. werkzeug's own
-server serves one request at a time (one artist; a model generation simply holds the others);
-Ctrl-C stops it and lets the lock go.
+First a step a crash interrupted is finished or rolled back (as every verb does); then the
+archive is checked, the blocklist loaded and the port bound, so a bad archive, a bad blocklist or
+a port in use stops it before anything is written. The lock is the one the command-line verbs
+take for each change: while the studio runs, a second studio or a verb from another terminal on
+the same archive stops with the lock's one line. werkzeug's own server serves one request at a
+time (one artist; a model generation simply holds the others); Ctrl-C stops it and lets the
+lock go.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ def serve_studio(
     device: str = "auto",
 ) -> None:
     """Serve the studio for ``archive`` until Ctrl-C; ``announce`` gets its URL."""
+    from ghosts_render.curate.history import recover_interrupted
     from ghosts_render.curate.sidecar import STUDIO, lock_archive
 
+    recover_interrupted(archive)  # a step a crash interrupted: finished or rolled back, as verbs do
     check_archive(archive)
     flag, blocklist_name = load_flagger(archive, blocklist)
     with bind_port(port) as sock, lock_archive(archive, STUDIO):
