@@ -1,4 +1,4 @@
-"""The wheel carries what an installed ghosts-render needs: the player and the demo models."""
+"""The wheel carries what an installed ghosts-render needs: player, studio, demo models."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 
 
-def test_wheel_contains_the_player_and_the_demo_models(tmp_path):
+def test_wheel_contains_the_player_the_studio_and_the_demo_models(tmp_path):
     subprocess.run(
         [
             sys.executable,
@@ -37,5 +37,8 @@ def test_wheel_contains_the_player_and_the_demo_models(tmp_path):
     for demo in (ROOT / "ghosts_render" / "demo").rglob("*"):
         if demo.is_file() and "__pycache__" not in demo.parts:
             assert demo.relative_to(ROOT).as_posix() in names
+    for page in (ROOT / "ghosts_render" / "studio").rglob("*"):
+        if page.is_file() and "__pycache__" not in page.parts:
+            assert page.relative_to(ROOT).as_posix() in names  # the studio's page and scripts
     assert "ghosts_render/demo/text/model.safetensors" in names
     assert "ghosts_render/demo/selfies/artist.safetensors" in names
