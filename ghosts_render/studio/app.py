@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, render_template, request, send_file
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+)
+from werkzeug.exceptions import HTTPException
 
 from ghosts_render.archive.folder import read_conversation
 from ghosts_render.archive.paths import resolve_file_inside
@@ -63,6 +73,7 @@ def create_app(studio: Studio) -> Flask:
     """Build the Flask app for ``studio``."""
     app = Flask(__name__)
     app.config["studio"] = studio
+    app.config["MAX_CONTENT_LENGTH"] = 1 << 20  # a message is at most 10,000 characters
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.before_request(_only_our_own_page)
     app.after_request(_headers)
@@ -86,8 +97,6 @@ def _only_our_own_page() -> Response | None:
 
 
 def _studio() -> Studio:
-    from flask import current_app
-
     studio: Studio = current_app.config["studio"]
     return studio
 
@@ -112,12 +121,11 @@ def _one_line(error: GhostsError) -> tuple[Response, int]:
 
 
 def _unexpected(error: Exception) -> Any:
-    from werkzeug.exceptions import HTTPException
-
     if isinstance(error, HTTPException):
         return jsonify(error=f"{error.code} {error.name}"), error.code or 500
-    log.exception("studio: %s failed", request.path)
-    return jsonify(error=f"{type(error).__name__}: {error} (details on the studio's terminal)"), 500
+    line = f"{request.path} failed ({type(error).__name__}: {error}): a bug, please report it"
+    log.error("studio: %s", line)
+    return jsonify(error=line), 500
 
 
 def _add_routes(app: Flask, studio: Studio) -> None:
