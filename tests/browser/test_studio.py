@@ -159,6 +159,28 @@ def test_edit_delete_reroll_pick_undo_then_the_player_plays_it(page, show):
         assert steps.count() == 4
         assert "undone" in steps.nth(1).get_attribute("class")
 
+        # re-roll to the end of its run: each candidate is the rest of the run, picked as one step
+        now = _messages(show)
+        tail = [m for m in now if m["run"] == 1][-2:]
+        row = _row(page, tail[0]["id"])
+        row.get_by_role("button", name="Re-roll").click()
+        row.get_by_label("number of candidates").fill("2")
+        row.get_by_label("to the end of its run").check()
+        row.get_by_role("button", name="Generate").click()
+        _settle(page)
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+        first = row.locator(".candidate").first.locator("li")
+        assert row.locator(".candidate").count() == 2 and first.count() == 2
+        lines = [first.nth(i).inner_text() for i in range(2)]
+        row.get_by_role("button", name="Pick 1").click()
+        _settle(page)
+        assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+        after = {m["id"]: m for m in _messages(show)}
+        for line, old in zip(lines, tail, strict=True):
+            assert line.startswith(old["id"] + " ") and line.endswith(after[old["id"]]["text"])
+        assert [m["id"] for m in _messages(show)] == [m["id"] for m in now]
+        check_archive(show)
+
         # play from here: the player, served from the archive folder, plays the curated piece
         with page.context.expect_page() as opened:
             _row(page, edited["id"]).get_by_role("link", name="Play from here").click()
