@@ -343,7 +343,7 @@
       return item;
     });
     $('steps').replaceChildren.apply($('steps'), steps);
-    if (!steps.length) $('steps').appendChild(el('li', {text: 'No changes yet.'}));
+    if (!steps.length) $('steps').appendChild(el('li', {'class': 'none', text: 'No changes yet.'}));
   }
 
   function onKey(event) {
