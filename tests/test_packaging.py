@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,6 +12,16 @@ ROOT = Path(__file__).parent.parent
 
 
 def test_wheel_contains_the_player_the_studio_and_the_demo_models(tmp_path):
+    # Built from a copy of the sources: a build/ folder left in the checkout would otherwise
+    # lend the wheel files that the packaging settings no longer include.
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "*.egg-info", "__pycache__", "output*", ".*cache"
+        ),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -22,7 +33,7 @@ def test_wheel_contains_the_player_the_studio_and_the_demo_models(tmp_path):
             "--no-build-isolation",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(src),
         ],
         check=True,
         capture_output=True,
@@ -40,5 +51,7 @@ def test_wheel_contains_the_player_the_studio_and_the_demo_models(tmp_path):
     for page in (ROOT / "ghosts_render" / "studio").rglob("*"):
         if page.is_file() and "__pycache__" not in page.parts:
             assert page.relative_to(ROOT).as_posix() in names  # the studio's page and scripts
+    for module in (ROOT / "ghosts_render").rglob("*.py"):  # every module, new packages too
+        assert module.relative_to(ROOT).as_posix() in names
     assert "ghosts_render/demo/text/model.safetensors" in names
     assert "ghosts_render/demo/selfies/artist.safetensors" in names
