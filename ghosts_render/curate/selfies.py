@@ -25,6 +25,7 @@ from PIL import Image
 
 from ghosts_render.archive.folder import read_conversation, read_manifest
 from ghosts_render.archive.model import Message
+from ghosts_render.archive.schema import check_conversation
 from ghosts_render.config import RoleConfig, RunConfig, read_recorded_config
 from ghosts_render.curate.contact_sheet import format_png, render_contact_sheet
 from ghosts_render.curate.edit import find_message
@@ -94,6 +95,7 @@ def candidate_paths(archive: Path, message_id: str) -> tuple[Path, Path, Path]:
 def _load_archive(archive: Path) -> _Archive:
     """Read the archive's conversation, manifest and the configuration it was rendered with."""
     conversation = read_conversation(archive)
+    check_conversation(conversation, archive)  # an archive broken by hand: the check's line
     manifest = read_manifest(archive)
     if not isinstance(manifest.get("config"), Mapping):
         raise CurationError(

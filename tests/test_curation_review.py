@@ -1,0 +1,89 @@
+"""Curation as an artist meets it on the command line: the refusals an acceptance pass found.
+
+Each test works on a private copy of the session's demo render (with its sidecar) through the
+real command line, in-process, and checks the one line the artist reads and that nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ghosts_render.cli import app
+from ghosts_render.curate.sidecar import sidecar_dir
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def archive(demo_render: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo render at tmp/out, with its sidecar at tmp/out.curation."""
+    out = tmp_path / "out"
+    shutil.copytree(demo_render, out)
+    if sidecar_dir(demo_render).is_dir():
+        shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
+    return out
+
+
+def cli(*args: str) -> tuple[int, str, list[str]]:
+    """Run `ghosts-render ARGS` in-process: (exit code, stdout, stderr lines)."""
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, [x for x in result.stderr.splitlines() if x.strip()]
+
+
+def read_files(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def snapshot(archive: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The archive's files and the sidecar's (but its lock, which names the latest holder)."""
+    sidecar = read_files(sidecar_dir(archive))
+    sidecar.pop("lock", None)
+    return read_files(archive), sidecar
+
+
+def refused(archive: Path, *args: str) -> str:
+    """Run a verb that must refuse: exit 1, one error line, nothing written; return the line."""
+    before = snapshot(archive)
+    code, out, lines = cli(*args)
+    assert code == 1, (out, lines)
+    assert len(lines) == 1 and lines[0].startswith("ghosts-render: error: "), lines
+    assert snapshot(archive) == before
+    return lines[0]
+
+
+def conversation(archive: Path) -> dict[str, Any]:
+    return json.loads((archive / "conversation.json").read_text(encoding="utf-8"))
+
+
+def write_conversation(archive: Path, data: dict[str, Any]) -> None:
+    (archive / "conversation.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+def inner_id(archive: Path, *, selfie: bool = False) -> str:
+    """A message the model wrote (not a run's prompt), with or without a selfie."""
+    for m in conversation(archive)["messages"]:
+        if not m.get("new_run") and ("selfie" in m) == selfie:
+            return str(m["id"])
+    raise AssertionError("the demo render has no such message")
+
+
+def test_selfie_candidates_of_an_archive_broken_by_hand_are_refused_before_rendering(
+    archive: Path,
+) -> None:
+    # Text re-rolls, edits and picks refused such an archive; selfie candidates rendered anyway.
+    mid = inner_id(archive, selfie=True)
+    data = conversation(archive)
+    data["messages"][3]["at"] = "soon"
+    write_conversation(archive, data)
+    line = refused(archive, "reroll", str(archive), mid, "--selfie", "--candidates", "1")
+    assert "problem(s)" in line and "'at'" in line
