@@ -87,3 +87,26 @@ def test_selfie_candidates_of_an_archive_broken_by_hand_are_refused_before_rende
     write_conversation(archive, data)
     line = refused(archive, "reroll", str(archive), mid, "--selfie", "--candidates", "1")
     assert "problem(s)" in line and "'at'" in line
+
+
+def test_an_undo_that_a_hand_edit_blocks_says_what_would_unblock_it(archive: Path) -> None:
+    mid = inner_id(archive)
+    code, _, lines = cli("edit", str(archive), mid, "the curated line")
+    assert code == 0, lines
+    data = conversation(archive)
+    for m in data["messages"]:
+        if m["id"] == mid:
+            m["text"] = "typed by hand in an editor"
+    write_conversation(archive, data)
+    line = refused(archive, "undo", str(archive))
+    # not "run it again": running it again can never help
+    assert "run it again" not in line
+    assert f"cannot undo step 1 (edit): message {mid} was changed by hand" in line
+    assert "out.curation/history.jsonl" in line
+    # putting the message back as the step left it lets the undo through
+    for m in data["messages"]:
+        if m["id"] == mid:
+            m["text"] = "the curated line"
+    write_conversation(archive, data)
+    code, out, lines = cli("undo", str(archive))
+    assert code == 0 and "undid step 1 (edit)" in out, lines

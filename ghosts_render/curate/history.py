@@ -40,6 +40,14 @@ ACTIONS = ("edit", "delete", "pick", "pick-run", "selfie", "undo")
 _changing = threading.Lock()  # one change at a time within a process (the studio's threads)
 
 
+class StaleChange(CurationError):
+    """A message a change starts from is no longer in conversation.json as the change saw it."""
+
+    def __init__(self, line: str, message_id: str) -> None:
+        super().__init__(line)
+        self.message_id = message_id
+
+
 @dataclass(frozen=True)
 class Change:
     """What a curation step replaces: ``before`` (the messages as conversation.json holds them
@@ -106,7 +114,15 @@ def undo_step(archive: Path) -> Step | None:
             raw=last.get("raw_before", {}),
             note=f"undid step {last['step']} ({last['action']})",
         )
-        return _apply(archive, change, last["step"])
+        try:
+            return _apply(archive, change, last["step"])
+        except StaleChange as e:  # running the undo again would not help: say what would
+            raise CurationError(
+                f"cannot undo step {last['step']} ({last['action']}): message {e.message_id} "
+                "was changed by hand since, so conversation.json no longer holds what that step "
+                f'left; put it back as the step\'s "after" in {history_path(archive)} shows '
+                "(then undo again), or keep it as it is and go on with the verbs"
+            ) from None
 
 
 def read_history(archive: Path) -> list[Step]:
@@ -214,9 +230,10 @@ def merge_messages(
     by_id = {m.get("id"): m for m in messages}
     for b in change.before:
         if b.get("id") not in by_id or not _same(by_id[b["id"]], b):
-            raise CurationError(
+            raise StaleChange(
                 f"message {b.get('id')} of {archive} changed since this {change.action} was "
-                "prepared: run it again"
+                "prepared: run it again",
+                str(b.get("id")),
             )
     after_ids = [a.get("id") for a in change.after]
     if len(set(after_ids)) != len(after_ids):
