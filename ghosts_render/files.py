@@ -89,13 +89,12 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def read_json(path: Path, what: str) -> Any:
-    """Read a JSON file (NaN and Infinity refused) or raise an ArchiveError that names it."""
+def read_json(path: Path, what: str, fix: str = "restore it or render again") -> Any:
+    """Read a JSON file (NaN and Infinity refused) or raise an ArchiveError that names it;
+    ``fix`` says what to do about a damaged file."""
     try:
         return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except FileNotFoundError:
         raise ArchiveError(f"{path} does not exist: is this a ghosts-render {what}?") from None
     except (OSError, ValueError) as e:
-        raise ArchiveError(
-            f"{path} is not readable JSON ({e}); restore it or render again"
-        ) from None
+        raise ArchiveError(f"{path} is not readable JSON ({e}): {fix}") from None

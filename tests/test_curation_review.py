@@ -110,3 +110,19 @@ def test_an_undo_that_a_hand_edit_blocks_says_what_would_unblock_it(archive: Pat
     write_conversation(archive, data)
     code, out, lines = cli("undo", str(archive))
     assert code == 0 and "undid step 1 (edit)" in out, lines
+
+
+def test_a_damaged_candidate_list_gets_one_piece_of_advice(archive: Path) -> None:
+    mid = inner_id(archive, selfie=True)
+    candidates = sidecar_dir(archive) / "candidates"
+    candidates.mkdir(parents=True, exist_ok=True)
+    (candidates / f"{mid}.json").write_text('{"format": ', encoding="utf-8")
+    (candidates / f"{mid}-selfies.json").write_text('{"seeds": ', encoding="utf-8")
+    line = refused(archive, "reroll", str(archive), mid, "--pick", "1")
+    assert "is not readable JSON" in line and line.endswith(
+        "delete it and re-roll the message again"
+    )
+    assert "render again" not in line
+    line = refused(archive, "reroll", str(archive), mid, "--selfie", "--pick", "1")
+    assert "is not readable JSON" in line and "render again" not in line
+    assert line.endswith(f"`ghosts-render reroll {archive} {mid} --selfie`")

@@ -187,9 +187,9 @@ def read_candidates(archive: Path, message_id: str) -> CandidateSet:
             f"`ghosts-render reroll {archive} {message_id}`"
         )
     try:
-        data = read_json(path, "candidate list")
+        data = read_json(path, "candidate list", fix="delete it and re-roll the message again")
     except ArchiveError as e:
-        raise CurationError(f"{e}; delete it and re-roll the message again") from None
+        raise CurationError(str(e)) from None
     found = CandidateSet.from_json(data, path)
     if found.message_id != message_id:
         raise CurationError(f"{path} holds the candidates of {found.message_id}, not {message_id}")

@@ -285,7 +285,7 @@ def read_selfie_candidates(archive: Path, message_id: str) -> SelfieCandidates:
     if not record.is_file():
         raise CurationError(f"message {message_id} has no selfie candidates yet; {make}")
     try:
-        data = read_json(record, "selfie candidate list")
+        data = read_json(record, "selfie candidate list", fix=make)
         seeds = tuple(int(s) for s in data["seeds"])
         images = tuple(record.parent / str(p) for p in data["images"])
         found = SelfieCandidates(
@@ -300,7 +300,7 @@ def read_selfie_candidates(archive: Path, message_id: str) -> SelfieCandidates:
     except (KeyError, TypeError, ValueError) as e:
         raise CurationError(f"{record} is damaged ({type(e).__name__}: {e}); {make}") from None
     except GhostsError as e:
-        raise CurationError(f"{e}; {make}") from None
+        raise CurationError(str(e)) from None
     if found.message_id != message_id or len(seeds) != len(images) or not seeds:
         raise CurationError(f"{record} does not describe message {message_id}'s candidates; {make}")
     return found

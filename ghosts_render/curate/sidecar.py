@@ -162,11 +162,13 @@ def read_raw(archive: Path, fingerprint: str | None) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data = read_json(path, "curation raw store")
+        data = read_json(
+            path,
+            "curation raw store",
+            fix="restore it, or delete it to rebuild the raw texts from the archive",
+        )
     except ArchiveError as e:
-        raise CurationError(
-            f"{e}; or delete it to rebuild the raw texts from the archive"
-        ) from None
+        raise CurationError(str(e)) from None
     ok = (
         isinstance(data, dict)
         and data.get("format") == RAW_FORMAT
