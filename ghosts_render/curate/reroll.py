@@ -327,10 +327,14 @@ def _write_candidates(archive: Path, found: CandidateSet) -> None:
 def _check_pick(archive: Path, found: CandidateSet, k: int, run: bool | None) -> None:
     n = len(found.candidates)
     if not 1 <= k <= n:
+        more = (
+            f", or make more with `ghosts-render reroll {archive} {found.message_id}"
+            f"{' --run' if found.run else ''} --candidates {k}`"
+            if n < k <= MAX_CANDIDATES
+            else ""  # more candidates would not help
+        )
         raise CurationError(
-            f"--pick {k}: {found.message_id} has candidates 1 to {n}: pick one of those, or "
-            f"make others with `ghosts-render reroll {archive} {found.message_id}"
-            f"{' --run' if found.run else ''} --candidates {max(k, n + 1)}`"
+            f"--pick {k}: {found.message_id} has candidates 1 to {n}: pick one of those{more}"
         )
     if run is not None and run != found.run:
         made = "with --run (the rest of its run)" if found.run else "without --run (the message)"
