@@ -126,3 +126,23 @@ def test_a_damaged_candidate_list_gets_one_piece_of_advice(archive: Path) -> Non
     line = refused(archive, "reroll", str(archive), mid, "--selfie", "--pick", "1")
     assert "is not readable JSON" in line and "render again" not in line
     assert line.endswith(f"`ghosts-render reroll {archive} {mid} --selfie`")
+
+
+def test_pick_out_of_range_and_a_missing_model_folder_say_what_helps(
+    archive: Path, tmp_path: Path
+) -> None:
+    mid = inner_id(archive)
+    code, out, lines = cli("reroll", str(archive), mid, "--candidates", "1")
+    assert code == 0 and out.startswith("1. "), lines
+    line = refused(archive, "reroll", str(archive), mid, "--pick", "0")
+    assert line.endswith(f"{mid} has candidates 1 to 1: pick one of those")  # not "make more"
+    line = refused(archive, "reroll", str(archive), mid, "--pick", "65")
+    assert line.endswith("pick one of those")  # 65 candidates cannot be made
+    line = refused(archive, "reroll", str(archive), mid, "--pick", "3")
+    assert line.endswith(f"or make more with `ghosts-render reroll {archive} {mid} --candidates 3`")
+    gone = tmp_path / "no-such-model"
+    for args in ([mid], [mid, "--pick", "1"]):
+        line = refused(archive, "reroll", str(archive), *args, "--model", str(gone))
+        # the loader's advice is about ghosts.toml; --model is what the artist typed
+        assert line.startswith(f"ghosts-render: error: --model {gone}: ")
+        assert "ghosts.toml" not in line and "text.model" not in line

@@ -29,6 +29,7 @@ from ghosts_render.curate.textgen import (
     Written,
     generate_continuations,
     load_archive_model,
+    load_other_model,
     read_model_record,
 )
 from ghosts_render.errors import ArchiveError, ConfigError, CurationError
@@ -352,10 +353,8 @@ def _check_model(
     if model is None:
         in_use, what = read_model_record(manifest)["files"], "the archive's own text model"
     else:
-        from ghosts_render.render.text.load import load_text_model
-
         tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
-        in_use = load_text_model(Path(model), tokenizer, "cpu").identity()["files"]
+        in_use = load_other_model(Path(model), tokenizer, "cpu").identity()["files"]
         what = f"the one at {model}"
     if found.model.get("files") != dict(in_use):
         again = "" if found.model.get("own") else f" --model {found.model.get('path')}"

