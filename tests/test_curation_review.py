@@ -146,3 +146,13 @@ def test_pick_out_of_range_and_a_missing_model_folder_say_what_helps(
         # the loader's advice is about ghosts.toml; --model is what the artist typed
         assert line.startswith(f"ghosts-render: error: --model {gone}: ")
         assert "ghosts.toml" not in line and "text.model" not in line
+
+
+def test_the_manifest_says_edited_once_not_at_every_step(archive: Path) -> None:
+    first, second = inner_id(archive), inner_id(archive, selfie=True)
+    code, _, lines = cli("edit", str(archive), first, "a first curated line")
+    assert code == 0 and any("the manifest now says so" in x for x in lines), lines
+    code, _, lines = cli("edit", str(archive), second, "a second curated line")
+    assert code == 0, lines
+    assert not any("the manifest now says so" in x for x in lines), lines  # it already did
+    assert json.loads((archive / "manifest.json").read_text())["edited"] is True

@@ -73,6 +73,7 @@ def rebuild_site(archive_dir: Path, *, keep_times: bool | None = None) -> None:
     if (archive_dir / "manifest.json").is_file():
         manifest = read_manifest(archive_dir)
         provenance, keep, curated = read_edits(archive_dir, manifest)
+        curated = curated and not manifest.get("edited")  # said once, when it becomes true
     else:
         provenance = Manifest(edited=True)
     timing = plan_timing(archive_dir, data, manifest, keep_times)
