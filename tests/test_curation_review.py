@@ -156,3 +156,13 @@ def test_the_manifest_says_edited_once_not_at_every_step(archive: Path) -> None:
     assert code == 0, lines
     assert not any("the manifest now says so" in x for x in lines), lines  # it already did
     assert json.loads((archive / "manifest.json").read_text())["edited"] is True
+
+
+def test_a_step_leaves_out_the_advice_site_gives(archive: Path) -> None:
+    """A step rebuilds the player after every change; the render's advice (no public_url) would
+    repeat at each one, so only `site` gives it."""
+    code, _, lines = cli("edit", str(archive), inner_id(archive), "a curated line")
+    assert code == 0 and lines, lines
+    assert not any("public_url" in x for x in lines), lines
+    code, _, lines = cli("site", str(archive))
+    assert code == 0 and any("no player.public_url" in x for x in lines), lines

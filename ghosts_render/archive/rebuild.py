@@ -55,13 +55,14 @@ GENERATED = frozenset(
 )
 
 
-def rebuild_site(archive_dir: Path, *, keep_times: bool | None = None) -> None:
+def rebuild_site(archive_dir: Path, *, keep_times: bool | None = None, notes: bool = True) -> None:
     """Re-plan the timing from the current texts, then rewrite the player and the manifest's
     file list from conversation.json.
 
     ``keep_times``: True keeps the times conversation.json holds, now and in later rebuilds
     (the manifest records it); False re-plans them (and forgets an earlier True); None does
-    what the manifest says (re-plan, unless it records ``keep_times``).
+    what the manifest says (re-plan, unless it records ``keep_times``). ``notes``: as
+    ``write_site``'s.
     """
     if not archive_dir.is_dir():
         raise ArchiveError(f"{archive_dir} is not a folder: give the archive folder (e.g. output)")
@@ -81,7 +82,7 @@ def rebuild_site(archive_dir: Path, *, keep_times: bool | None = None) -> None:
     try:
         if timing.conversation is not None:
             write_json(resolve_write_target(archive_dir, CONVERSATION), timing.conversation)
-        write_site(archive_dir, keep=keep)
+        write_site(archive_dir, keep=keep, notes=notes)
         write_manifest(archive_dir, provenance)
     except OSError as e:  # a read-only folder, a full disk: what is written is whole (atomic)
         raise ArchiveError(

@@ -323,10 +323,13 @@ def write_site(
     about: Path | None = None,
     fonts: Sequence[Path] = (),
     keep: frozenset[str] = frozenset(),
+    notes: bool = True,
 ) -> list[Path]:
     """Build (or rebuild) the player in an archive from its conversation.json; return the files.
 
     Files named in ``keep`` (archive-relative paths a person changed) are left as they are.
+    ``notes`` False leaves out the advice a render and ``site`` give (a curation step rebuilds
+    after every change and would repeat it each time).
     """
     archive_dir = Path(archive_dir)
     conversation = load_conversation(archive_dir)
@@ -337,7 +340,7 @@ def write_site(
         if about_source is not None
         else format_default_about(conversation, __version__)
     )
-    if not conversation["player"]["public_url"]:
+    if notes and not conversation["player"]["public_url"]:
         log.info("no player.public_url: the link page (link.html) shows no QR code")
     files: dict[str, str | bytes] = {}
     files.update(render_pages(conversation, about_markdown, bool(font_names)))

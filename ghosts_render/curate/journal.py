@@ -87,7 +87,7 @@ def finish(archive: Path, pending: Mapping[str, Any]) -> None:
     try:
         player = set(list_changed_player_files(archive)) - set(pending["player_changed"])
         _record_files(archive, [*record["media_in"], *record["media_out"], *sorted(player)])
-        rebuild_site(archive)
+        rebuild_site(archive, notes=False)
     except (OSError, GhostsError) as e:
         raise CurationError(
             f"step {record['step']} ({record['action']}) of {archive} is half done: {e}. Fix "
