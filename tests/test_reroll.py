@@ -20,6 +20,7 @@ from ghosts_render.archive.check import check_archive
 from ghosts_render.blocklist import load_blocklist
 from ghosts_render.cli import app
 from ghosts_render.config import read_recorded_config
+from ghosts_render.curate.history import read_history
 from ghosts_render.curate.media import stage_sound
 from ghosts_render.curate.reroll import (
     candidates_path,
@@ -299,6 +300,9 @@ def test_a_different_or_missing_model_is_refused_and_model_uses_another(
     assert read_candidates(archive, mid).model["own"] is False
     # A pick must be made with the model that wrote the candidates.
     assert_refused(archive, [mid, "--pick", "1"], "--model")
+    code, _, lines = reroll(str(archive), mid, "--pick", "1", "--model", str(other))
+    assert code == 0, lines
+    assert read_history(archive)[-1].note.endswith(f", written by the text model at {other}")
     shutil.rmtree(other)
     assert_refused(archive, [mid], f"own text model {other} (text.model in manifest.json) is gone")
 

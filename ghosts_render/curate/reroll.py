@@ -235,7 +235,8 @@ def pick_candidate(
         media=media,
         raw={i: w.raw for i, w in zip(found.ids, chosen, strict=True)},
         note=f"picked candidate {k} of {len(found.candidates)} for {message_id}"
-        + (f" and the {len(found.ids) - 1} after it in its run" if found.run else ""),
+        + (f" and the {len(found.ids) - 1} after it in its run" if found.run else "")
+        + ("" if found.model.get("own") else f", written by the text model at {model}"),
     )
     return apply_change(archive, change)
 
