@@ -19,11 +19,10 @@ from ghosts_render.config import read_recorded_config
 from ghosts_render.curate import selfies as curate
 from ghosts_render.curate.edit import edit_message
 from ghosts_render.curate.history import undo_step
+from ghosts_render.curate.selfie_network import plan_candidate_seeds, plan_fresh_seeds
 from ghosts_render.curate.selfies import (
     generate_selfie_candidates,
     pick_selfie,
-    plan_candidate_seeds,
-    plan_fresh_seeds,
     read_selfie_candidates,
     stage_selfie,
 )

@@ -33,7 +33,8 @@ def stage_picked(
 ) -> tuple[list[dict[str, Any]], dict[str, Path]]:
     """Return the records that replace ``current`` with the ``chosen`` messages, and the media
     staged for them (archive path -> staged file), as a ``Change`` takes them."""
-    from ghosts_render.curate.selfies import list_used_seeds, plan_fresh_seeds, stage_selfie
+    from ghosts_render.curate.selfie_network import list_used_seeds, plan_fresh_seeds
+    from ghosts_render.curate.selfies import stage_selfie
 
     gains = [
         old["id"]

@@ -1,9 +1,9 @@
 """Re-picking a selfie: candidate seeds of the sender's network, a contact sheet, and a pick.
 
 ``generate_selfie_candidates`` renders n fresh seeds of the role's network (the file the manifest
-records, checked by its sha256) in the render's batches. The candidates stay beside the archive,
-in the curation sidecar: their pixels as PNGs (``candidates/ID-selfies/``), one contact sheet
-(``candidates/ID-selfies.jpg``) and a record of seeds, network and message
+records, checked by its sha256: selfie_network.py) in the render's batches. The candidates stay
+beside the archive, in the curation sidecar: their pixels as PNGs (``candidates/ID-selfies/``),
+one contact sheet (``candidates/ID-selfies.jpg``) and a record of seeds, network and message
 (``candidates/ID-selfies.json``). ``pick_selfie`` encodes candidate K exactly as the render
 encodes a selfie and installs it through ``apply_change``; ``stage_selfie`` renders and stages
 the selfie of one seed (a re-rolled text that gains the image tag). docs/curating.md.
@@ -11,11 +11,8 @@ the selfie of one seed (a re-rolled text that gains the image tag). docs/curatin
 
 from __future__ import annotations
 
-import dataclasses
-import random
-import re
 import shutil
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,42 +20,41 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ghosts_render.archive.folder import read_conversation, read_manifest
 from ghosts_render.archive.model import Message
-from ghosts_render.archive.schema import check_conversation
-from ghosts_render.config import RoleConfig, RunConfig, read_recorded_config
+from ghosts_render.config import RoleConfig, RunConfig
 from ghosts_render.curate.contact_sheet import format_png, render_contact_sheet
 from ghosts_render.curate.edit import find_message
 from ghosts_render.curate.history import Change, Step, apply_change
+from ghosts_render.curate.selfie_network import (
+    SelfieArchive,
+    find_role,
+    list_used_seeds,
+    load_selfie_archive,
+    plan_candidate_seeds,
+    plan_fresh_seeds,
+    read_role_network,
+    recorded_network,
+    render_role_selfies,
+)
 from ghosts_render.curate.sidecar import (
     candidates_dir,
     lock_archive,
     raw_for,
     read_raw,
-    sidecar_dir,
     staging_dir,
 )
 from ghosts_render.errors import CurationError, GhostsError
-from ghosts_render.files import read_json, sha256_file, write_atomic, write_json
+from ghosts_render.files import read_json, write_atomic, write_json
 from ghosts_render.render.selfies.encode import write_selfie_files
 from ghosts_render.render.selfies.stage import (
-    SELFIE_DIR,
-    check_role_class,
-    generate_selfie_batches,
-    load_network_identity,
-    load_role_network,
-    pick_batch_size,
     plan_encode_settings,
     plan_selfie_record,
-    role_class,
     selfie_paths,
 )
 
 CANDIDATES_FORMAT = "ghosts-render/selfie-candidates"
 CANDIDATES_VERSION = 1
 MAX_CANDIDATES = 64
-SEED_RANGE = 100_000  # candidate seeds are drawn below this: short enough to read on the sheet
-_SELFIE_FILE = re.compile(r"[a-z0-9_]+-(\d+)\.(?:jpg|webp)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +70,6 @@ class SelfieCandidates:
     images: tuple[Path, ...]  # candidate k's pixels (PNG) is images[k - 1]
 
 
-@dataclass(frozen=True, slots=True)
-class _Archive:
-    path: Path
-    conversation: dict[str, Any]
-    manifest: dict[str, Any]
-    cfg: RunConfig
-
-
 def candidate_paths(archive: Path, message_id: str) -> tuple[Path, Path, Path]:
     """Return (record, contact sheet, image folder) of a message's selfie candidates."""
     base = candidates_dir(archive)
@@ -90,125 +78,6 @@ def candidate_paths(archive: Path, message_id: str) -> tuple[Path, Path, Path]:
         base / f"{message_id}-selfies.jpg",
         base / f"{message_id}-selfies",
     )
-
-
-def _load_archive(archive: Path) -> _Archive:
-    """Read the archive's conversation, manifest and the configuration it was rendered with."""
-    conversation = read_conversation(archive)
-    check_conversation(conversation, archive)  # an archive broken by hand: the check's line
-    manifest = read_manifest(archive)
-    if not isinstance(manifest.get("config"), Mapping):
-        raise CurationError(
-            f"{archive / 'manifest.json'} records no render configuration, so the archive's "
-            "selfie networks are unknown; selfies can be re-picked only in an archive made by "
-            "`ghosts-render` (render it again)"
-        )
-    cfg = read_recorded_config(manifest["config"], str(archive / "manifest.json"))
-    return _Archive(archive, conversation, manifest, cfg)
-
-
-def _role(a: _Archive, name: str, message_id: str) -> RoleConfig:
-    for role in a.cfg.roles:
-        if role.name == name:
-            return role
-    raise CurationError(
-        f"message {message_id} is sent by {name!r}, which is not a role of the configuration "
-        f"{a.path / 'manifest.json'} records, so it has no selfie network"
-    )
-
-
-def _recorded_network(a: _Archive, role: RoleConfig) -> Mapping[str, Any] | None:
-    """Return the identity the manifest records for a role's network (None: the render used
-    none, as for a role that sent no selfie)."""
-    models = a.manifest.get("models")
-    selfies = models.get("selfies") if isinstance(models, Mapping) else None
-    identity = selfies.get(role.name) if isinstance(selfies, Mapping) else None
-    return identity if isinstance(identity, Mapping) else None
-
-
-def _read_role_network(a: _Archive, role: RoleConfig) -> tuple[RoleConfig, str]:
-    """Return the role (its network path from the manifest) and the network file's sha256.
-
-    A role whose network the render never used (it sent no selfie) has only its configured path;
-    any other network must be the very file the manifest records.
-    """
-    recorded = _recorded_network(a, role)
-    path = Path(str(recorded.get("path", role.selfies)) if recorded else role.selfies)
-    where = a.path / "manifest.json"
-    if not path.is_file():
-        raise CurationError(
-            f"the selfie network of {role.name}, {path} (recorded in {where}), does not exist; "
-            "put the network the archive was rendered with back at that path"
-        )
-    sha = sha256_file(path)
-    if recorded and recorded.get("sha256") != sha:
-        raise CurationError(
-            f"the selfie network of {role.name}, {path}, is not the one the archive was rendered "
-            f"with (sha256 {sha[:12]}…, {where} records {str(recorded.get('sha256'))[:12]}…); "
-            "put the original network back at that path"
-        )
-    return dataclasses.replace(role, selfies=str(path)), sha
-
-
-def list_used_seeds(archive: Path, conversation: Mapping[str, Any]) -> set[int]:
-    """Return every seed a selfie of the archive uses, or one a curation step took out of it."""
-    used = {
-        m["selfie"]["seed"]
-        for m in conversation.get("messages", [])
-        if isinstance(m.get("selfie"), Mapping) and isinstance(m["selfie"].get("seed"), int)
-    }
-    for path in (sidecar_dir(archive) / "removed").glob(f"*/{SELFIE_DIR}/*"):
-        match = _SELFIE_FILE.fullmatch(path.name)
-        if match:
-            used.add(int(match.group(1)))
-    return used
-
-
-def plan_candidate_seeds(render_seed: int, message_id: str, used: Set[int], n: int) -> list[int]:
-    """Return n distinct seeds from the message's own stream, skipping the ``used`` ones.
-
-    The stream is keyed by the render's seed and the message id, so the same archive state gives
-    the same seeds, and asking for more candidates keeps the first ones.
-    """
-    rng = random.Random(f"ghosts-render/selfie-candidates/{render_seed}/{message_id}")
-    seeds: list[int] = []
-    while len(seeds) < n:
-        seed = rng.randrange(SEED_RANGE)
-        if seed not in used and seed not in seeds:
-            seeds.append(seed)
-    return seeds
-
-
-def plan_fresh_seeds(
-    render_seed: int, message_ids: Sequence[str], used: Set[int]
-) -> dict[str, int]:
-    """Return a fresh seed per message (its stream's first unused one), distinct across them:
-    the seeds of the new selfies of a change that gives several messages one."""
-    taken = set(used)
-    seeds = {}
-    for message_id in message_ids:
-        seeds[message_id] = plan_candidate_seeds(render_seed, message_id, taken, 1)[0]
-        taken.add(seeds[message_id])
-    return seeds
-
-
-def render_role_selfies(
-    cfg: RunConfig, role: RoleConfig, sha256: str, seeds: Sequence[int], device: str
-) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Render a role's selfies of ``seeds`` in the render's batches; return them and the identity.
-
-    ``role.selfies`` is the checked network file and ``sha256`` its hash.
-    """
-    G = load_role_network(role, device)
-    check_role_class(role, int(G.c_dim))
-    s = cfg.selfies
-    batch = pick_batch_size(s.batch_size, device, int(G.img_resolution))
-    images: list[np.ndarray] = []
-    for _, chunk in generate_selfie_batches(
-        G, seeds, s.truncation_psi, s.noise_mode, device, batch, role_class(role)
-    ):
-        images.extend(chunk)
-    return images, load_network_identity(Path(role.selfies), G, sha256)
 
 
 def _write_candidates(
@@ -266,9 +135,9 @@ def generate_selfie_candidates(
             f"--candidates {n}: ask for 1 to {MAX_CANDIDATES} selfie candidates (9 fill a sheet "
             "of 3 by 3)"
         )
-    a = _load_archive(archive)
+    a = load_selfie_archive(archive)
     message = find_message(archive, message_id)
-    role, sha = _read_role_network(a, _role(a, message["sender"], message_id))
+    role, sha = read_role_network(a, find_role(a, message["sender"], message_id))
     seeds = plan_candidate_seeds(
         a.cfg.seed, message_id, list_used_seeds(archive, a.conversation), n
     )
@@ -335,8 +204,8 @@ def stage_selfie(
     """
     from ghosts_render.render.pipeline import resolve_device
 
-    a = _load_archive(archive)
-    checked, sha = _read_role_network(a, _role(a, role, message_id))
+    a = load_selfie_archive(archive)
+    checked, sha = read_role_network(a, find_role(a, role, message_id))
     if seed is None:
         used = list_used_seeds(archive, a.conversation)
         seed = plan_fresh_seeds(cfg.seed, [message_id], used)[message_id]
@@ -344,14 +213,16 @@ def stage_selfie(
     return _stage_pixels(archive, cfg, checked, seed, pixels, message_id)
 
 
-def _check_candidates(a: _Archive, found: SelfieCandidates, message: Mapping[str, Any]) -> None:
+def _check_candidates(
+    a: SelfieArchive, found: SelfieCandidates, message: Mapping[str, Any]
+) -> None:
     """Refuse candidates made by another network than the archive's, or for another message."""
-    role = _role(a, found.role, found.message_id)
-    recorded = _recorded_network(a, role)
+    role = find_role(a, found.role, found.message_id)
+    recorded = recorded_network(a, role)
     if recorded is not None:
         sha = recorded.get("sha256")
     else:
-        _, sha = _read_role_network(a, role)
+        _, sha = read_role_network(a, role)
     again = f"make new ones with `ghosts-render reroll {a.path} {found.message_id} --selfie`"
     if found.network.get("sha256") != sha or found.role != message["sender"]:
         raise CurationError(
@@ -382,7 +253,7 @@ def _read_candidate(found: SelfieCandidates, k: int) -> np.ndarray:
 
 def pick_selfie(archive: Path, message_id: str, k: int) -> Step:
     """Install selfie candidate ``k`` (1-based, as the sheet numbers them) as the message's."""
-    a = _load_archive(archive)
+    a = load_selfie_archive(archive)
     message = find_message(archive, message_id)
     found = read_selfie_candidates(archive, message_id)
     n = len(found.seeds)
@@ -395,7 +266,7 @@ def pick_selfie(archive: Path, message_id: str, k: int) -> Step:
     current = message.get("selfie")
     if isinstance(current, Mapping) and current.get("seed") == seed:
         raise CurationError(f"candidate {k} (seed {seed}) is already message {message_id}'s selfie")
-    pixels, role = _read_candidate(found, k), _role(a, found.role, message_id)
+    pixels, role = _read_candidate(found, k), find_role(a, found.role, message_id)
     with lock_archive(archive, "selfie"):
         selfie, media = _stage_pixels(archive, a.cfg, role, seed, pixels, message_id)
         after = Message.from_json({**message, "selfie": selfie}).to_json()  # the render's order
@@ -427,7 +298,7 @@ def _clear_staged(archive: Path, staged: Iterable[Path]) -> None:
 
 
 def _raw_change(
-    archive: Path, a: _Archive, before: Mapping[str, Any], after: Mapping[str, Any]
+    archive: Path, a: SelfieArchive, before: Mapping[str, Any], after: Mapping[str, Any]
 ) -> dict[str, str]:
     """Return the message's new raw piece when it gains a selfie (the image tag), else nothing."""
     if "selfie" in before:
