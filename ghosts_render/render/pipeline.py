@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,17 @@ from ghosts_render.archive.folder import (
     write_finished,
     write_manifest,
 )
-from ghosts_render.archive.model import Conversation, Manifest, Message, Role, Selfie, Sound
-from ghosts_render.config import RunConfig, plan_player
+from ghosts_render.archive.model import Manifest
+from ghosts_render.config import RunConfig
 from ghosts_render.curate.sidecar import lock_archive, write_render_sidecar
 from ghosts_render.errors import ArchiveError, ConfigError, GhostsError
 from ghosts_render.files import dump_json, read_json, sha256_file, write_json
+from ghosts_render.render.assemble import (
+    assemble_conversation,
+    message_id,
+    plan_selfie_jobs,
+    plan_sound_jobs,
+)
 from ghosts_render.render.workdir import (
     LOCK,
     MARKER,
@@ -44,7 +49,6 @@ from ghosts_render.render.workdir import (
     format_write_error,
     open_work_dir,
 )
-from ghosts_render.timeline import plan_times
 
 if TYPE_CHECKING:
     from ghosts_render.render.selfies.stage import SelfieJob, SelfieResult
@@ -326,74 +330,6 @@ def _message_record(m: Any) -> dict[str, Any]:
         "selfie": m.selfie,
         "new_run": m.new_run,
     }
-
-
-def plan_selfie_seeds(cfg: RunConfig) -> dict[str, int]:
-    """Return each role's first selfie seed (then +1 per selfie, as the original)."""
-    return {
-        name: random.Random(f"ghosts-render/selfie-seed/{cfg.seed}/{name}").randint(0, 10000)
-        for name in cfg.role_names()
-    }
-
-
-def message_id(index: int) -> str:
-    """Return a message's id: "m" + its zero-padded index (stable; used by permalinks)."""
-    return f"m{index:05d}"
-
-
-def plan_selfie_jobs(cfg: RunConfig, messages: Sequence[Any]) -> list[SelfieJob]:
-    """Return a job per message that carries a selfie; each role's seeds count up from its first."""
-    from ghosts_render.render.selfies.stage import SelfieJob
-
-    next_seed = plan_selfie_seeds(cfg)
-    jobs = []
-    for i, m in enumerate(messages):
-        if m.selfie:
-            seed = next_seed[m.sender]
-            next_seed[m.sender] += 1
-            jobs.append(SelfieJob(message_id=message_id(i), role=m.sender, seed=seed))
-    return jobs
-
-
-def plan_sound_jobs(messages: Sequence[Any]) -> list[SoundJob]:
-    """Return a sound job per message, in conversation order (the deck's order)."""
-    from ghosts_render.render.sounds.stage import SoundJob
-
-    return [SoundJob(message_id=message_id(i), sender=m.sender) for i, m in enumerate(messages)]
-
-
-def assemble_conversation(
-    cfg: RunConfig,
-    messages: Sequence[Any],
-    selfies: Mapping[str, Selfie],
-    sounds: Mapping[str, Sound],
-) -> Conversation:
-    """Join the messages with their selfies and sounds and time them: the finished conversation."""
-    records = []
-    for i, m in enumerate(messages):
-        mid = message_id(i)
-        records.append(
-            Message(
-                id=mid,
-                run=m.run,
-                sender=m.sender,
-                text=m.text,
-                writing_at=0,  # timed below, from the texts, as `site` re-plans a curated archive
-                at=0,
-                new_run=m.new_run,
-                selfie=selfies[mid] if m.selfie else None,
-                sound=sounds[mid],
-            )
-        )
-    untimed = Conversation(
-        title=cfg.title,
-        demo=bool(cfg.demo),
-        roles={r.name: Role(label=r.label, side=r.side, color=r.color) for r in cfg.roles},
-        duration=0,
-        player=plan_player(cfg.player),
-        messages=tuple(records),
-    )
-    return plan_times(untimed, cfg.pacing, cfg.seed)
 
 
 def _render_selfies(
