@@ -2,7 +2,8 @@
 
 --slow opts into long tests; gpu tests skip without CUDA; --shuffle SEED runs the tests in a
 seeded random order. `demo_render` renders the demo once per session (tests read it or copy it).
-`demo_render_started` starts that render without waiting, so a test can render beside it.
+`demo_render_started` starts that render without waiting, so a test can render beside it;
+`curated_copy` is a private copy of it, sidecar included, for tests that change an archive.
 Every test starts with the `ghosts_render` logger as it found it: the CLI configures that logger,
 and a test must not pass that on to the next one.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,4 +78,16 @@ def demo_render(demo_render_started: tuple[subprocess.Popen, Path]) -> Path:
     proc, out = demo_render_started
     stdout = finish(proc)
     assert stdout.strip() == str(out)
+    return out
+
+
+@pytest.fixture
+def curated_copy(demo_render: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo render at tmp/out, with its sidecar at tmp/out.curation."""
+    from ghosts_render.curate.sidecar import sidecar_dir
+
+    out = tmp_path / "out"
+    shutil.copytree(demo_render, out)
+    if sidecar_dir(demo_render).is_dir():
+        shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
     return out

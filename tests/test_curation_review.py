@@ -7,7 +7,6 @@ real command line, in-process, and checks the one line the artist reads and that
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def archive(demo_render: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo render at tmp/out, with its sidecar at tmp/out.curation."""
-    out = tmp_path / "out"
-    shutil.copytree(demo_render, out)
-    if sidecar_dir(demo_render).is_dir():
-        shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
-    return out
+def archive(curated_copy: Path) -> Path:
+    return curated_copy
 
 
 def cli(*args: str) -> tuple[int, str, list[str]]:

@@ -37,13 +37,8 @@ TIMING = ("writing_at", "at")
 
 
 @pytest.fixture
-def archive(demo_render: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo render at tmp/out, with its sidecar at tmp/out.curation."""
-    out = tmp_path / "out"
-    shutil.copytree(demo_render, out)
-    if sidecar_dir(demo_render).is_dir():
-        shutil.copytree(sidecar_dir(demo_render), sidecar_dir(out))
-    return out
+def archive(curated_copy: Path) -> Path:
+    return curated_copy
 
 
 def messages(archive: Path) -> list[dict[str, Any]]:

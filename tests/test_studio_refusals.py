@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,6 +51,16 @@ def _request(
         conn.close()
 
 
+def refused_line(proc: subprocess.Popen) -> str:
+    """Wait for a studio that refused to start; return its one line (exit 1, nothing on stdout)."""
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 def test_a_port_in_use_is_one_line_naming_it_and_nothing_is_written(show):
     before = list_files(show, _sidecar(show))
     with socket.socket() as taken:
@@ -57,12 +68,7 @@ def test_a_port_in_use_is_one_line_naming_it_and_nothing_is_written(show):
         taken.listen()
         port = taken.getsockname()[1]
         proc = start_studio(show, "--port", str(port))
-        out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    line = lines[0]
+        line = refused_line(proc)
     assert line.startswith("ghosts-render: error: ")
     assert f"port {port} " in line and "--port" in line
     assert list_files(show, _sidecar(show)) == before
@@ -71,12 +77,7 @@ def test_a_port_in_use_is_one_line_naming_it_and_nothing_is_written(show):
 def test_a_second_studio_on_one_archive_is_the_lock_line(show):
     with running_studio(show):
         proc = start_studio(show, "--port", "0")
-        out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    line = lines[0]
+        line = refused_line(proc)
     assert "is open in the studio (pid " in line and str(show.resolve()) in line
 
 
@@ -86,12 +87,7 @@ def test_an_invalid_archive_is_the_checks_line_and_nothing_is_written(show):
     (show / "conversation.json").write_text(json.dumps(doc), encoding="utf-8")
     before = list_files(show, _sidecar(show))
     proc = start_studio(show, "--port", "0")
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
-    assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    line = lines[0]
+    line = refused_line(proc)
     assert "problem(s): message #3 (" in line
     assert list_files(show, _sidecar(show)) == before
 
@@ -99,11 +95,7 @@ def test_an_invalid_archive_is_the_checks_line_and_nothing_is_written(show):
 @pytest.mark.parametrize("port", ["-1", "65536"])
 def test_a_port_out_of_range_is_one_line(show, port):
     proc = start_studio(show, "--port", port)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 1
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    line = lines[0]
+    line = refused_line(proc)
     assert f"--port {port} is not a port" in line
 
 
