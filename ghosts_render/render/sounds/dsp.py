@@ -45,11 +45,16 @@ def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int) -> np.ndarr
     return np.fft.irfft(new, size_out)[:out_len] * (size_out / size_in)
 
 
-def apply_fades(samples: np.ndarray, fade_in_ms: float, fade_out_ms: float) -> np.ndarray:
+def apply_fades(
+    samples: np.ndarray,
+    fade_in_ms: float,
+    fade_out_ms: float,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+) -> np.ndarray:
     """Return a copy with raised-cosine fades at both ends."""
     y = np.array(samples, dtype=np.float64)
     for ms, sl in ((fade_in_ms, slice(None)), (fade_out_ms, slice(None, None, -1))):
-        n = min(len(y), int(round(ms * SAMPLE_RATE_HZ / 1000)))
+        n = min(len(y), int(round(ms * sample_rate_hz / 1000)))
         if n > 0:
             ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
             y[sl][:n] *= ramp

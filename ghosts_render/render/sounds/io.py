@@ -238,16 +238,24 @@ def load_source(path: Path) -> Source:
     return Source(path.name, sha, warnings=tuple(warnings), samples=samples)
 
 
-def encode_mp3(samples: np.ndarray) -> bytes:
-    """Encode mono float samples (already within full scale) as 44.1 kHz VBR MP3 bytes."""
+def encode_mp3(
+    samples: np.ndarray,
+    sample_rate_hz: int = SAMPLE_RATE_HZ,
+    compression: float = MP3_COMPRESSION,
+) -> bytes:
+    """Encode mono float samples (already within full scale) as VBR MP3 bytes.
+
+    ``compression`` is libsndfile's compression level, 0..1: LAME's VBR quality V0..V10 / 10.
+    VBR MP3 carries the encoder delay and padding, so it decodes to exactly the frames written.
+    """
     buf = io.BytesIO()
     sf.write(
         buf,
         np.asarray(samples, dtype=np.float64),
-        SAMPLE_RATE_HZ,
+        sample_rate_hz,
         format="MP3",
         subtype="MPEG_LAYER_III",
-        compression_level=MP3_COMPRESSION,
+        compression_level=compression,
         bitrate_mode="VARIABLE",
     )
     return buf.getvalue()
