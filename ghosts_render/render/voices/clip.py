@@ -100,7 +100,8 @@ def render_clip(
     if not sentences:
         return None
     rate = model.sample_rate
-    samples = join_sentences(sentences, rate, voices.sentence_pause)
+    # The pitch effect stretches everything by 1/pitch, the pauses too: they start pitch as long.
+    samples = join_sentences(sentences, rate, voices.sentence_pause * role.pitch)
     samples = apply_effects(samples, rate, role, rng)
     samples = apply_fades(samples, FADE_IN_MS, FADE_OUT_MS, rate)
     sound = _encode(samples, rate, voices, message_id)
