@@ -287,3 +287,11 @@ def test_the_demo_voice_speaks_at_its_measured_pace_the_same_in_two_processes():
         assert clip == _clip(model, text, message_id=f"m{i}")
         expected_s = 0.265 + 0.0514 * len(text) + VOICES.sentence_pause * text.count(". ")
         assert abs(clip.duration_ms / 1000 - expected_s) < 0.2 * expected_s + 0.3
+
+
+def test_the_bench_renders_clips_and_counts_their_speech():
+    from ghosts_render.bench.voices import bench_voices
+
+    texts = ["Hello there.", "", "Are you still in the gallery? I can hear you."]
+    result = bench_voices(TINY, texts, 1, VOICES)
+    assert result["clips"] == 2 and result["speech_s"] > 1.0 and result["seconds"] > 0
