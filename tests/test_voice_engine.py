@@ -165,6 +165,7 @@ def test_the_spoken_text_leaves_out_emoji_and_symbols_and_collapses_spaces():
     assert plan_voice_text("  I miss you 😢\n\n so much ❤️!  ") == "I miss you so much !"
     assert plan_voice_text("café, 12 € — «ok»") == "café, 12 € — «ok»"
     assert plan_voice_text("👩‍👩‍👧 family") == "family"
+    assert plan_voice_text("say [[ hɛloʊ ]] now") == "say [ hɛloʊ ] now"  # words, not phonemes
 
 
 def test_a_long_text_becomes_one_clip_with_a_pause_between_sentences(tiny):

@@ -30,6 +30,7 @@ FADE_IN_MS, FADE_OUT_MS = 5.0, 30.0
 _DROPPED_CATEGORIES = {"So", "Sk", "Co", "Cn", "Cs", "Cc", "Cf", "Me"}
 _SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 _SPACES = re.compile(r"\s+")
+_RAW_PHONEMES = re.compile(r"\[{2,}|\]{2,}")  # piper reads [[ ... ]] as phonemes, not words
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def plan_voice_text(text: str) -> str:
 
     "" means the message has no voice: nothing left, or nothing but punctuation ("...").
     """
-    text = _SELECTORS.sub("", text)
+    text = _RAW_PHONEMES.sub(lambda m: m.group(0)[0], _SELECTORS.sub("", text))
     kept = "".join(
         " " if unicodedata.category(ch) in _DROPPED_CATEGORIES and not ch.isspace() else ch
         for ch in text
