@@ -257,6 +257,17 @@ def test_a_config_with_another_speaker_count_than_the_graph_is_refused(tmp_path)
         load_voice(path, threads=1)
 
 
+def test_a_config_that_does_not_fit_its_network_fails_in_one_line_naming_the_voice(tmp_path):
+    path = _copy_voice(tmp_path)
+    config = json.loads(path.with_name("voice.onnx.json").read_text())
+    config["phoneme_id_map"] = {k: [v[0] + 1000] for k, v in config["phoneme_id_map"].items()}
+    path.with_name("voice.onnx.json").write_text(json.dumps(config))
+    model = load_voice(path, threads=1)
+    with pytest.raises(StageError) as e:
+        _clip(model)
+    assert "\n" not in str(e.value) and "voice.onnx failed on a sentence" in str(e.value)
+
+
 def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "piper", None)  # as if piper-tts were not installed
     with pytest.raises(StageError, match=r"pip install 'ghosts-render\[voices\]'"):

@@ -123,11 +123,22 @@ class PiperModel:
         )
         frames = int(len(ids) * _FRAMES_PER_ID * max(1.0, float(scales[1]))) + 64
         feed["noise_z"] = _prior_noise(z_seed, frames, self.z_channels)
-        audio, shape = self.session.run(["output", "noise_z_shape"], feed)
+        audio, shape = self._infer(feed)
         if int(shape[2]) > frames:  # the voice chose more frames than drawn: again, with enough
             feed["noise_z"] = _prior_noise(z_seed, int(shape[2]), self.z_channels)
-            audio, shape = self.session.run(["output", "noise_z_shape"], feed)
+            audio, shape = self._infer(feed)
         return np.clip(audio.squeeze(), -1.0, 1.0).astype(np.float32)
+
+    def _infer(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Run the session; a failure is one line naming the voice."""
+        try:
+            audio, shape = self.session.run(["output", "noise_z_shape"], feed)
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise StageError(
+                f"the voice {self.path} failed on a sentence ({_first_line(e)}): is its "
+                ".onnx.json the one exported with it?"
+            ) from None
+        return audio, shape
 
 
 def _prior_noise(seed: int, frames: int, channels: int) -> np.ndarray:
@@ -138,6 +149,12 @@ def _prior_noise(seed: int, frames: int, channels: int) -> np.ndarray:
     """
     noise = np.random.default_rng(seed).standard_normal((frames, channels), dtype=np.float32)
     return np.ascontiguousarray(noise.T[np.newaxis])
+
+
+def _first_line(error: Exception) -> str:
+    """Return an exception's message on one line."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def demo_voice_path() -> Path:
@@ -208,13 +225,13 @@ def _open_session(ort: Any, graph: Any, path: Path, threads: int) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(0, int(threads))
     options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: no notes about unused initializers
+    options.log_severity_level = 4  # fatal only: a failure comes back as our own one-line error
     try:
         return ort.InferenceSession(
             graph.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as e:
-        raise ConfigError(f"{path} cannot be run as a Piper voice ({e})") from None
+        raise ConfigError(f"{path} cannot be run as a Piper voice ({_first_line(e)})") from None
 
 
 def _read_config(path: Path, config_path: Path) -> dict[str, Any]:
@@ -229,7 +246,7 @@ def _read_config(path: Path, config_path: Path) -> dict[str, Any]:
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{config_path} is not a Piper voice config ({e})") from None
+        raise ConfigError(f"{config_path} is not a Piper voice config ({_first_line(e)})") from None
     problem = _config_problem(config)
     if problem:
         raise ConfigError(f"{config_path} is not a Piper voice config: {problem}")
