@@ -2,6 +2,7 @@
 
 Both sides run in this one process on the same model and device, so the ratio is fair; the last
 line printed is the text stage's ``speedup: N.Nx`` (messages per second, lockstep over naive).
+Voices are timed on the text stage's messages, one thread against ``voices.threads``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ghosts_render.bench.voices import report_voices
 from ghosts_render.config import DEMO_TEXT_MODEL, demo_selfie_network, load_config
 from ghosts_render.render.pipeline import resolve_device
 
@@ -57,7 +59,8 @@ def run_bench(
     lm = text.load_text_model(model_dir, None, device)
     naive = generate_naive(lm, cfg, min(naive_turns, turns))
     naive_n = min(naive_turns, turns)
-    lock = text.generate_conversation(lm, cfg).stats
+    conversation = text.generate_conversation(lm, cfg)
+    lock = conversation.stats
     lines = []
     for name, stats, n in (("naive", naive, naive_n), ("lockstep", lock, turns)):
         lines.append(
@@ -70,6 +73,7 @@ def run_bench(
     del lm
     yield from _bench_selfies(network, selfies, device)
     yield from _bench_sounds(cfg)
+    yield from report_voices([m.text for m in conversation.messages], cfg.voices)
     speedup = _rate(turns, lock.seconds) / _rate(naive_n, naive.seconds)
     yield f"speedup: {speedup:.1f}x"
 
