@@ -112,6 +112,13 @@ def render(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Discard an unfinished render instead of resuming it.")
     ] = False,
+    voices: Annotated[
+        bool,
+        typer.Option(
+            "--voices",
+            help="Read every message aloud (sets [voices] enabled; needs ghosts-render[voices]).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -132,7 +139,9 @@ def render(
         return
     from ghosts_render.config import load_config
 
-    cfg = load_config(_default_config(config), turns=turns, seed=seed, device=device)
+    cfg = load_config(
+        _default_config(config), turns=turns, seed=seed, device=device, voices=voices or None
+    )
     if dry_run:
         from ghosts_render.render.dryrun import describe_plan
 

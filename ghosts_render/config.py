@@ -21,6 +21,14 @@ from typing import Any
 from ghosts_render import rules
 from ghosts_render.archive.model import DEFAULT_PLAYER, PlayerSettings
 from ghosts_render.blocklist import Blocklist, load_blocklist
+from ghosts_render.config_voices import (
+    RoleVoiceConfig,
+    VoicesConfig,
+    build_role_voice,
+    list_voice_problems,
+    plain_voices,
+    resolve_role_voices,
+)
 from ghosts_render.errors import ConfigError
 from ghosts_render.render.selfies import NOISE_MODES
 from ghosts_render.render.text.parse import compile_patterns, parse_piece
@@ -87,6 +95,7 @@ class RoleConfig:
     selfies: str = ""  # network pickle or exported network; "" = models/<name>.pkl
     sounds: str = ""  # per-role sound folder (else [sounds].folder)
     selfie_class: int = -1  # class label of a conditional network; -1 = none (unconditional)
+    voice: RoleVoiceConfig = field(default_factory=RoleVoiceConfig)  # config_voices.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +145,7 @@ class RunConfig:
     selfies: SelfieConfig = field(default_factory=SelfieConfig)
     sounds: SoundConfig = field(default_factory=SoundConfig)
     player: PlayerConfig = field(default_factory=PlayerConfig)
+    voices: VoicesConfig = field(default_factory=VoicesConfig)  # spoken messages (config_voices.py)
     config_path: str = ""  # the file this came from ("" = defaults only)
     demo: tuple[str, ...] = ()  # keys whose default model path was missing: the demo is used
 
@@ -145,7 +155,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the resolved configuration as plain JSON-able data (for provenance)."""
-        return _plain(dataclasses.asdict(self))
+        return plain_voices(_plain(dataclasses.asdict(self)))
 
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.01, 100.0  # sampling divides the scores by the temperature
@@ -164,6 +174,7 @@ _SECTIONS: dict[str, type] = {
     "selfies": SelfieConfig,
     "sounds": SoundConfig,
     "player": PlayerConfig,
+    "voices": VoicesConfig,
 }
 _TOP_KEYS = {"title", "seed", "roles", *_SECTIONS}
 
@@ -270,6 +281,7 @@ def load_config(
     turns: int | None = None,
     seed: int | None = None,
     device: str | None = None,
+    voices: bool | None = None,
 ) -> RunConfig:
     """Read a TOML config (or the defaults), apply overrides, validate everything at once."""
     data = _read_toml(path) if path is not None else {}
@@ -282,6 +294,8 @@ def load_config(
     sections = {
         name: _build(cls, data.get(name, {}), name, problems) for name, cls in _SECTIONS.items()
     }
+    if voices:
+        sections["voices"] = dataclasses.replace(sections["voices"], enabled=True)
     roles = _build_roles(data.get("roles"), problems)
     top: dict[str, Any] = {}
     for key, default in (("title", "ghosts of data past"), ("seed", 0)):
@@ -344,6 +358,7 @@ def read_recorded_config(data: Any, where: str) -> RunConfig:
     )
     _validate_text(cfg, problems)
     _validate_pacing(cfg.pacing, problems)
+    list_voice_problems(cfg.voices, cfg.roles, problems)
     if problems:
         raise ConfigError(f"{where} has {_count(problems)}: {'; '.join(problems)}")
     return cfg
@@ -368,7 +383,11 @@ def _build_roles(table: Any, problems: list[str]) -> tuple[RoleConfig, ...]:
                 "(the model's role tags are read in lowercase), e.g. [roles.artist]"
             )
         base = defaults.get(name, RoleConfig(name=name))
-        role = _build(RoleConfig, sub, f"roles.{name}", problems, name=name)
+        own = {k: v for k, v in sub.items() if k != "voice"} if isinstance(sub, Mapping) else sub
+        role = _build(RoleConfig, own, f"roles.{name}", problems, name=name)
+        if isinstance(sub, Mapping) and "voice" in sub:
+            voice = build_role_voice(sub["voice"], f"roles.{name}.voice", problems, _build)
+            role = dataclasses.replace(role, voice=voice)
         explicit = {k: getattr(role, k) for k in sub} if isinstance(sub, Mapping) else {}
         roles.append(
             dataclasses.replace(base, **{k: v for k, v in explicit.items() if k != "name"})
@@ -446,8 +465,17 @@ def _resolve_paths(cfg: RunConfig, base: Path, problems: list[str]) -> RunConfig
         if not Path(f).exists():
             problems.append(f"player.fonts: {f} does not exist")
     player = dataclasses.replace(player, fonts=fonts)
+    voices, voiced = cfg.voices, tuple(roles)
+    if voices.enabled:  # voice files only matter (and the optional extra only) with voices on
+        voices, voiced = resolve_role_voices(voices, voiced, resolve, demo, problems)
     return dataclasses.replace(
-        cfg, text=text, roles=tuple(roles), sounds=sounds_cfg, player=player, demo=tuple(demo)
+        cfg,
+        text=text,
+        roles=voiced,
+        sounds=sounds_cfg,
+        player=player,
+        voices=voices,
+        demo=tuple(demo),
     )
 
 
@@ -523,6 +551,7 @@ def _validate(cfg: RunConfig, problems: list[str]) -> None:
     _validate_sounds(cfg.sounds, problems)
     _validate_player(cfg.player, problems)
     _validate_player_files(cfg.player, problems)
+    list_voice_problems(cfg.voices, cfg.roles, problems)
     if cfg.turns < 1:
         problems.append(f"turns: must be at least 1, got {cfg.turns}")
     elif cfg.turns > MAX_TURNS:

@@ -140,9 +140,13 @@ def test_every_config_key_is_documented():
         SoundConfig,
         TextConfig,
     )
+    from ghosts_render.config_voices import RoleVoiceConfig, VoicesConfig
 
     doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
-    for cls in (TextConfig, PacingConfig, RoleConfig, SelfieConfig, SoundConfig, PlayerConfig):
+    for cls in (
+        *(TextConfig, PacingConfig, RoleConfig, SelfieConfig, SoundConfig, PlayerConfig),
+        *(VoicesConfig, RoleVoiceConfig),
+    ):
         for f in fields(cls):
             if f.name != "name":
                 assert f"\n{f.name} = " in doc, f"{cls.__name__}.{f.name} missing from the docs"
