@@ -154,7 +154,7 @@ def plan_timing(
             f"`ghosts-render site {archive_dir} --keep-times` (nothing was written)"
         ) from None
     before = Conversation.from_json(data)
-    after = plan_times(before, cfg.pacing, cfg.seed)
+    after = plan_times(before, cfg.pacing, cfg.seed, cfg.voices)  # speech keeps its room
     if after == before:
         return Timing(None)
     moved = sum(a.at != b.at for a, b in zip(after.messages, before.messages, strict=True))
