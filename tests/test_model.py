@@ -20,6 +20,7 @@ from ghosts_render.archive.model import (
     Role,
     Selfie,
     Sound,
+    Voice,
     list_player_problems,
 )
 from ghosts_render.archive.schema import list_conversation_problems
@@ -236,6 +237,7 @@ def _doc_tables() -> dict[str, set[str]]:
         ("messages", Message),
         ("messages[].selfie", Selfie),
         ("messages[].sound", Sound),
+        ("messages[].voice", Voice),
         ("manifest.json", Manifest),
     ],
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ghosts_render.archive.folder import (
     iter_archive_files,
@@ -34,6 +35,8 @@ def check_archive(archive_dir: Path) -> list[str]:
     manifest = read_manifest(archive_dir)
     changed, file_problems = list_file_problems(archive_dir, manifest)
     problems += file_problems
+    if not problems:  # every voice file is there, inside the archive and the one recorded
+        problems += list_voice_length_problems(conversation, archive_dir)
     for page in ("index.html", "conversation.js"):
         if not (archive_dir / page).is_file():
             problems.append(f"{page} is missing: run `ghosts-render site {archive_dir}`")
@@ -52,6 +55,29 @@ def check_archive(archive_dir: Path) -> list[str]:
     if conversation.get("demo"):
         notes.append("rendered with the bundled demo models")
     return notes
+
+
+def list_voice_length_problems(conversation: dict[str, Any], archive_dir: Path) -> list[str]:
+    """Decode every voice clip and compare its length with its ``duration_ms`` (to the ms)."""
+    from ghosts_render.render.sounds.io import decode_audio
+
+    problems = []
+    for msg in conversation["messages"]:
+        voice = msg.get("voice")
+        if not isinstance(voice, dict):
+            continue
+        try:
+            samples, rate, _ = decode_audio((archive_dir / unquote(voice["src"])).read_bytes())
+        except Exception as e:  # any decoder failure: the file is not a playable clip
+            problems.append(f"{voice['src']} (voice of {msg['id']}) cannot be decoded: {e}")
+            continue
+        seconds = len(samples) / rate
+        if abs(1000 * seconds - voice["duration_ms"]) > 1:
+            problems.append(
+                f"{voice['src']} (voice of {msg['id']}) lasts {1000 * seconds:.0f} ms, not the "
+                f"{voice['duration_ms']} ms conversation.json says"
+            )
+    return problems
 
 
 def list_blocked_messages(archive_dir: Path, blocklist_path: Path) -> list[BlockedMessage]:

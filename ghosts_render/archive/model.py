@@ -204,10 +204,20 @@ class Sound(_Record):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Voice(_Record):
+    """A message read aloud: a mono MP3 at the voice's own rate, played at ``at``."""
+
+    src: str  # media/voices/<sha256 prefix>.mp3
+    at: int  # ms from the loop start when the voice starts (after the notification sound)
+    duration_ms: int  # the clip's length, exact to the decoded frames (rounded to ms)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message(_Record):
     """One message of the loop, with its timing and media."""
 
-    _OPTIONAL = frozenset({"new_run", "selfie", "sound"})
+    _OPTIONAL = frozenset({"new_run", "selfie", "sound", "voice"})
 
     id: str  # "m" + zero-padded index; used by permalinks
     run: int = 0  # which run (an opening prompt and what follows it)
@@ -218,6 +228,7 @@ class Message(_Record):
     new_run: bool = False  # True on a run's opening prompt
     selfie: Selfie | None = None
     sound: Sound | None = None
+    voice: Voice | None = None  # the message read aloud (only when the render had voices)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -228,6 +239,8 @@ class Message(_Record):
             known["selfie"] = Selfie.from_json(known["selfie"])
         if known.get("sound") is not None:
             known["sound"] = Sound.from_json(known["sound"])
+        if known.get("voice") is not None:
+            known["voice"] = Voice.from_json(known["voice"])
         return cls(**known, extra=extra)
 
 
@@ -262,7 +275,7 @@ class Manifest(_Record):
     _HEAD = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION}
 
     _OPTIONAL = frozenset(
-        {"tool", "fingerprint", "seed", "turns", "config", "demo", "models", "sounds"}
+        {"tool", "fingerprint", "seed", "turns", "config", "demo", "models", "sounds", "voices"}
         | {"screening", "stage_seconds", "edited", "hand_edited", "keep_times"}
     )
 
@@ -274,6 +287,7 @@ class Manifest(_Record):
     demo: list[str] | None = None  # config keys whose bundled demo model was used
     models: Mapping[str, Any] | None = None  # {"text": identity, "selfies": {role: identity}}
     sounds: Mapping[str, Any] | None = None  # the sound stage's provenance and warnings
+    voices: Mapping[str, Any] | None = None  # the voices stage's models, figures and warnings
     screening: Mapping[str, Any] | None = None  # the blocklist: path, sha256, terms, rejected
     stage_seconds: Mapping[str, float] | None = None  # wall time per stage
     edited: bool | None = None  # True once a person changed the archive and the site rebuilt

@@ -92,6 +92,31 @@ def _message_problems(msg: Any, where: str, roles: dict[str, Any], archive_dir: 
         sound = msg["sound"]
         src = sound.get("src") if isinstance(sound, dict) else None
         problems += list_media_problems(src, f"{where}: sound 'src'", archive_dir)
+    if "voice" in msg:
+        problems += _voice_problems(msg, where, archive_dir)
+    return problems
+
+
+def _voice_problems(msg: dict[str, Any], where: str, archive_dir: Path) -> list[str]:
+    """A voice plays after the message's notification sound: ``at`` + the sound's length."""
+    voice = msg["voice"]
+    if not isinstance(voice, dict):
+        return [f"{where}: 'voice' should be an object with src, at and duration_ms"]
+    problems = list_media_problems(voice.get("src"), f"{where}: voice 'src'", archive_dir)
+    if not _is_int(voice.get("duration_ms")) or voice["duration_ms"] <= 0:
+        problems.append(f"{where}: voice 'duration_ms' should be a whole number of ms > 0")
+    if not _is_int(voice.get("at")) or voice["at"] < 0:
+        return [*problems, f"{where}: voice 'at' should be a whole number of milliseconds >= 0"]
+    sound = msg.get("sound")
+    sound_ms = sound.get("duration_ms") if isinstance(sound, dict) else None
+    earliest = msg.get("at") if _is_int(msg.get("at")) else 0
+    if _is_int(sound_ms):
+        earliest += sound_ms
+    if voice["at"] < earliest:
+        problems.append(
+            f"{where}: voice 'at' {voice['at']} is before the message's notification sound ends "
+            f"({earliest}): run `ghosts-render site` to re-time it"
+        )
     return problems
 
 

@@ -4,8 +4,9 @@ Pure planning, no files and no models. Message ``i`` is ``message_id(i)`` everyw
 conversation, the jobs, the raw store, permalinks). ``plan_selfie_jobs`` gives each message that
 carries a selfie a job whose seed counts up from its sender's first (``plan_selfie_seeds``, drawn
 from the render's seed); ``plan_sound_jobs`` gives every message a sound job in conversation
-order; ``assemble_conversation`` joins the messages with their rendered selfies and sounds and
-times them (timeline.py), the finished conversation the pipeline writes.
+order; ``plan_voice_jobs`` gives every message a voice job (the stage skips those with nothing
+to say); ``assemble_conversation`` joins the messages with their rendered selfies, sounds and
+voices and times them (timeline.py), the finished conversation the pipeline writes.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ghosts_render.archive.model import Conversation, Message, Role, Selfie, Sound
+from ghosts_render.archive.model import Conversation, Message, Role, Selfie, Sound, Voice
 from ghosts_render.config import RunConfig, plan_player
 from ghosts_render.timeline import plan_times
 
 if TYPE_CHECKING:
     from ghosts_render.render.selfies.stage import SelfieJob
     from ghosts_render.render.sounds.stage import SoundJob
+    from ghosts_render.render.voices.stage import VoiceJob
 
 
 def plan_selfie_seeds(cfg: RunConfig) -> dict[str, int]:
@@ -57,13 +59,26 @@ def plan_sound_jobs(messages: Sequence[Any]) -> list[SoundJob]:
     return [SoundJob(message_id=message_id(i), sender=m.sender) for i, m in enumerate(messages)]
 
 
+def plan_voice_jobs(messages: Sequence[Any]) -> list[VoiceJob]:
+    """Return a voice job per message, in conversation order."""
+    from ghosts_render.render.voices.stage import VoiceJob
+
+    return [
+        VoiceJob(message_id=message_id(i), sender=m.sender, text=m.text)
+        for i, m in enumerate(messages)
+    ]
+
+
 def assemble_conversation(
     cfg: RunConfig,
     messages: Sequence[Any],
     selfies: Mapping[str, Selfie],
     sounds: Mapping[str, Sound],
+    voices: Mapping[str, Voice] | None = None,
 ) -> Conversation:
-    """Join the messages with their selfies and sounds and time them: the finished conversation."""
+    """Join the messages with their selfies, sounds and voices (spoken messages only) and time
+    them: the finished conversation."""
+    voices = voices or {}
     records = []
     for i, m in enumerate(messages):
         mid = message_id(i)
@@ -78,6 +93,7 @@ def assemble_conversation(
                 new_run=m.new_run,
                 selfie=selfies[mid] if m.selfie else None,
                 sound=sounds[mid],
+                voice=voices.get(mid),
             )
         )
     untimed = Conversation(
@@ -88,4 +104,4 @@ def assemble_conversation(
         player=plan_player(cfg.player),
         messages=tuple(records),
     )
-    return plan_times(untimed, cfg.pacing, cfg.seed)
+    return plan_times(untimed, cfg.pacing, cfg.seed, cfg.voices)
