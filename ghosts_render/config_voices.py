@@ -171,10 +171,11 @@ def resolve_role_voices(
         elif resolve(f"models/{role.name}.onnx").exists():
             path = resolve(f"models/{role.name}.onnx")
         else:
-            path = _demo_voice(where, problems)
-            if path is None:
+            demo_path = _demo_voice(where, problems)
+            if demo_path is None:
                 resolved.append(role)
                 continue
+            path = demo_path
             demo.append(where)
             if voice == RoleVoiceConfig():
                 voice = DEMO_PRESETS[index % len(DEMO_PRESETS)]

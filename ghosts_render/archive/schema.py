@@ -109,7 +109,7 @@ def _voice_problems(msg: dict[str, Any], where: str, archive_dir: Path) -> list[
         return [*problems, f"{where}: voice 'at' should be a whole number of milliseconds >= 0"]
     sound = msg.get("sound")
     sound_ms = sound.get("duration_ms") if isinstance(sound, dict) else None
-    earliest = msg.get("at") if _is_int(msg.get("at")) else 0
+    earliest = msg["at"] if _is_int(msg.get("at")) else 0
     if _is_int(sound_ms):
         earliest += sound_ms
     if voice["at"] < earliest:

@@ -33,6 +33,8 @@ def describe_plan(cfg: RunConfig, out: Path) -> str:
         "expected_hours": round(seconds / 3600, 2),
         "demo_models": list(cfg.demo),
     }
+    if cfg.voices.enabled:
+        plan["voices"] = plan_voices(cfg)
     return dump_json({"config": cfg.to_dict(), "plan": plan})
 
 
@@ -47,3 +49,17 @@ def plan_expected_runs(cfg: RunConfig) -> int:
         return 1
     mean_length = max(1.0, t.run_length * sum(t.run_deviation) / 2 - 0.5)
     return max(1, math.ceil(cfg.turns / mean_length))
+
+
+# Measured with the demo voice on one CPU core: speech lasts about 0.27 s + 0.051 s per character,
+# and synthesis takes about 0.44 s per chat message (docs/configuration.md, Voices).
+SPEECH_S, SPEECH_S_PER_CHAR, SYNTHESIS_S_PER_MESSAGE = 0.27, 0.051, 0.44
+
+
+def plan_voices(cfg: RunConfig) -> dict[str, object]:
+    """Return what the voices stage will use and roughly cost (typical 49-character messages)."""
+    return {
+        "models": {r.name: r.voice.model for r in cfg.roles},
+        "expected_speech_hours": round(cfg.turns * (SPEECH_S + 49 * SPEECH_S_PER_CHAR) / 3600, 2),
+        "expected_synthesis_minutes_one_thread": round(cfg.turns * SYNTHESIS_S_PER_MESSAGE / 60, 1),
+    }

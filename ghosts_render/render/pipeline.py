@@ -1,8 +1,9 @@
-"""The render: text, plan, selfies, sounds, conversation, player, manifest — resumable.
+"""The render: text, plan, selfies, sounds, voices, conversation, player, manifest — resumable.
 
 ``run(cfg, out)`` is the only owner of progress bars. Work happens in ``OUT.partial/``: the text
 stage saves its progress as it goes (see ``_run_text``), selfies and sounds are written once
-each, and the finished archive is moved to ``OUT`` with its manifest written last. Running the
+each, voices (with ``[voices] enabled``) record each finished clip in ``state/voices/``, and the
+finished archive is moved to ``OUT`` with its manifest written last. Running the
 same command again after a crash (even ``kill -9``) picks up where it stopped and ends with the
 same archive.
 """
@@ -39,11 +40,13 @@ from ghosts_render.render.assemble import (
     message_id,
     plan_selfie_jobs,
     plan_sound_jobs,
+    plan_voice_jobs,
 )
 from ghosts_render.render.workdir import (
     LOCK,
     MARKER,
     TEXT_STATE,
+    VOICES_STATE,
     WRITE_ERRNOS,
     check_work_dir,
     format_write_error,
@@ -53,6 +56,7 @@ from ghosts_render.render.workdir import (
 if TYPE_CHECKING:
     from ghosts_render.render.selfies.stage import SelfieJob, SelfieResult
     from ghosts_render.render.sounds.stage import SoundJob, SoundResult
+    from ghosts_render.render.voices.stage import VoiceResult
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class RenderReport:
     messages: int = 0
     selfies: int = 0
     sounds: int = 0
+    voices: int = 0  # spoken messages
     resumed: bool = False
     already_done: bool = False
     screening: dict[str, Any] | None = None  # the blocklist and its rejections (manifest)
@@ -121,7 +126,7 @@ def hash_render(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
 
 def hash_inputs(cfg: RunConfig) -> dict[str, str]:
     """Hash the files behind the config's paths (networks, sound folders, about, fonts, the
-    blocklist).
+    blocklist, voices and their .onnx.json).
 
     A network, sound or blocklist replaced at the same path makes a new render, never a stale
     "done".
@@ -143,6 +148,9 @@ def hash_inputs(cfg: RunConfig) -> dict[str, str]:
     paths += [Path(f) for f in cfg.player.fonts]
     if cfg.text.blocklist:
         paths.append(Path(cfg.text.blocklist))
+    if cfg.voices.enabled:  # a voice replaced at the same path is a new render
+        for voice in dict.fromkeys(Path(r.voice.model) for r in cfg.roles if r.voice.model):
+            paths += [voice, voice.with_name(voice.name + ".json")]
     hashes = {}
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -178,8 +186,8 @@ def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) 
             messages = _run_text(model, cfg, work, progress, report)
             del model
             archive = work / "archive"
-            selfies, sounds = _render_media(cfg, messages, archive, device, progress, report)
-            write_manifest(archive, _manifest(cfg, fingerprint, report, identity, selfies, sounds))
+            media = _render_media(cfg, messages, archive, work, device, progress, report)
+            write_manifest(archive, _manifest(cfg, fingerprint, report, identity, *media))
             with lock_archive(out, "render"):  # not while the studio has the old one open
                 write_finished(archive, out)
                 write_render_sidecar(out, fingerprint, [m.raw for m in messages], message_id)
@@ -195,18 +203,31 @@ def _render_media(
     cfg: RunConfig,
     messages: Sequence[Any],
     archive: Path,
+    work: Path,
     device: str,
     progress: Progress,
     report: RenderReport,
-) -> tuple[SelfieResult, SoundResult]:
-    """Render selfies and sounds, then write the conversation and its player into ``archive``."""
+) -> tuple[SelfieResult, SoundResult, VoiceResult | None]:
+    """Render selfies, sounds and voices (when on), then write the conversation and its player
+    into ``archive``."""
     archive.mkdir(parents=True, exist_ok=True)
     with _timed(report, "selfies"):
         selfies = _render_selfies(cfg, plan_selfie_jobs(cfg, messages), archive, device, progress)
     with _timed(report, "sounds"):
         sounds = _render_sounds(cfg, plan_sound_jobs(messages), archive, progress)
+    voices = None
+    if cfg.voices.enabled:
+        with _timed(report, "voices"):
+            voices = _render_voices(cfg, messages, archive, work / VOICES_STATE, progress)
+        report.voices = len(voices.by_message)
     with _timed(report, "site"):
-        conversation = assemble_conversation(cfg, messages, selfies.by_message, sounds.by_message)
+        conversation = assemble_conversation(
+            cfg,
+            messages,
+            selfies.by_message,
+            sounds.by_message,
+            voices.by_message if voices else None,
+        )
         write_json(archive / "conversation.json", conversation.to_json())
         _write_site(cfg, archive)
     report.messages = len(conversation.messages)
@@ -214,7 +235,7 @@ def _render_media(
     report.sounds = len({sound.src for sound in sounds.by_message.values()})
     for leftover in archive.rglob(".*.tmp"):  # a killed stage's half-written file (ours: work/)
         leftover.unlink()
-    return selfies, sounds
+    return selfies, sounds, voices
 
 
 @contextmanager
@@ -227,12 +248,16 @@ def _timed(report: RenderReport, stage: str) -> Iterator[None]:
 
 def _preflight(cfg: RunConfig) -> None:
     """Fail before the text stage on what can be checked up front: MP3 support, every role's
-    selfie network and its class label."""
+    selfie network and its class label, every role's voice (loaded) and speaker."""
     from ghosts_render.render.selfies.stage import check_role_networks
     from ghosts_render.render.sounds import stage as sounds
 
     sounds.check_mp3_support()
     check_role_networks(cfg)
+    if cfg.voices.enabled:
+        from ghosts_render.render.voices.stage import check_role_voices
+
+        check_role_voices(cfg)
 
 
 def _already_rendered(out: Path, fingerprint: str) -> bool:
@@ -356,6 +381,16 @@ def _render_sounds(
         return sounds.render_sounds(jobs, cfg, archive, on_progress=advance)
 
 
+def _render_voices(
+    cfg: RunConfig, messages: Sequence[Any], archive: Path, state: Path, progress: Progress
+) -> VoiceResult:
+    from ghosts_render.render.voices import stage as voices
+
+    jobs = plan_voice_jobs(messages)
+    with progress.bar("voices", len(jobs), "msg") as update:
+        return voices.render_voices(jobs, cfg, archive, state, on_progress=update)
+
+
 def _write_site(cfg: RunConfig, archive: Path) -> None:
     from ghosts_render.archive.site import write_site
 
@@ -370,6 +405,7 @@ def _manifest(
     text_identity: dict[str, Any],
     selfies: SelfieResult,
     sounds: SoundResult,
+    voices: VoiceResult | None,
 ) -> Manifest:
     """Return the render's provenance (the files are added when the manifest is written)."""
     return Manifest(
@@ -381,6 +417,7 @@ def _manifest(
         demo=list(cfg.demo),
         models={"text": text_identity, "selfies": selfies.networks},
         sounds={**sounds.provenance, "warnings": sounds.warnings},
+        voices=voices.provenance if voices is not None else None,
         screening=report.screening,
         stage_seconds={k: round(v, 3) for k, v in report.seconds.items()},
     )

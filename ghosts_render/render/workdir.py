@@ -30,6 +30,7 @@ MARKER = "ghosts-render-work.txt"
 LOCK = "lock"
 _KEEP = {MARKER, LOCK}
 TEXT_STATE = Path("state/text")  # the text stage's files, kept across configs (pipeline._run_text)
+VOICES_STATE = Path("state/voices")  # the voices stage's record of finished clips (voices/stage.py)
 # What running out of room or permission looks like: a message, not a traceback.
 WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
 
