@@ -23,6 +23,7 @@ from ghosts_render.cli import app
 from ghosts_render.config import load_config, read_recorded_config
 from ghosts_render.config_voices import DEMO_PRESETS, RoleVoiceConfig
 from ghosts_render.errors import ArchiveError, ConfigError
+from ghosts_render.render.pipeline import hash_inputs
 from ghosts_render.render.sounds.io import decode_audio
 from ghosts_render.render.voices.clip import plan_voice_text
 from ghosts_render.render.voices.stage import check_role_voices, render_message_voice
@@ -275,3 +276,33 @@ def test_a_running_render_refuses_a_bad_voice_in_one_line(tmp_path: Path) -> Non
     lines = stderr.decode().strip().splitlines()
     assert lines[-1].startswith("ghosts-render: ") and "missing.onnx does not exist" in lines[-1]
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
+
+
+def test_site_re_plans_a_voiced_archive_to_exactly_its_times(voiced: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(voiced, copy)
+    before = (copy / "conversation.json").read_bytes()
+    result = CliRunner().invoke(app, ["site", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert (copy / "conversation.json").read_bytes() == before
+    # A longer text moves what follows, and the voices move with their messages.
+    data = json.loads(before)
+    data["messages"][0]["text"] += " And more."
+    (copy / "conversation.json").write_text(json.dumps(data))
+    assert CliRunner().invoke(app, ["site", str(copy)]).exit_code == 0
+    after = json.loads((copy / "conversation.json").read_text())["messages"]
+    for m in after[1:]:
+        if "voice" in m:
+            assert m["voice"]["at"] == m["at"] + m["sound"]["duration_ms"] + 150
+
+
+def test_a_voice_replaced_at_the_same_path_is_a_new_render(tmp_path: Path) -> None:
+    for suffix in ("", ".json"):
+        shutil.copy(f"{TINY}{suffix}", tmp_path / f"v.onnx{suffix}")
+    cfg = load_config(_write(tmp_path, '[roles.artist]\nvoice = "v.onnx"\n'), voices=True)
+    before = hash_inputs(cfg)
+    assert str(tmp_path / "v.onnx") in before and str(tmp_path / "v.onnx.json") in before
+    config = json.loads((tmp_path / "v.onnx.json").read_text())
+    config["inference"]["noise_scale"] = 0.5
+    (tmp_path / "v.onnx.json").write_text(json.dumps(config))
+    assert hash_inputs(cfg) != before
