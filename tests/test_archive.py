@@ -92,7 +92,7 @@ def test_reading_something_that_is_not_a_conversation_names_the_file(tmp_path):
 
 def test_fingerprint_follows_the_files_behind_the_config(tmp_path):
     from ghosts_render.config import load_config
-    from ghosts_render.render.pipeline import hash_render
+    from ghosts_render.render.fingerprint import hash_render
 
     network = tmp_path / "artist.pkl"
     network.write_bytes(b"one network")

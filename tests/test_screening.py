@@ -28,7 +28,7 @@ from ghosts_render.config import (
 )
 from ghosts_render.errors import StageError
 from ghosts_render.files import sha256_file
-from ghosts_render.render.pipeline import hash_inputs
+from ghosts_render.render.fingerprint import hash_inputs
 from ghosts_render.render.text.runs import TextProgress, hash_text_settings
 from ghosts_render.render.text.stage import generate_conversation, load_text_model
 

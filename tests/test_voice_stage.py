@@ -23,7 +23,7 @@ from ghosts_render.cli import app
 from ghosts_render.config import load_config, read_recorded_config
 from ghosts_render.config_voices import DEMO_PRESETS, RoleVoiceConfig
 from ghosts_render.errors import ArchiveError, ConfigError
-from ghosts_render.render.pipeline import hash_inputs
+from ghosts_render.render.fingerprint import hash_inputs
 from ghosts_render.render.sounds.io import decode_audio
 from ghosts_render.render.voices.clip import plan_voice_text
 from ghosts_render.render.voices.stage import check_role_voices, render_message_voice

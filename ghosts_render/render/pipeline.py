@@ -10,7 +10,6 @@ same archive.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 import time
@@ -34,7 +33,7 @@ from ghosts_render.archive.model import Manifest
 from ghosts_render.config import RunConfig
 from ghosts_render.curate.sidecar import lock_archive, write_render_sidecar
 from ghosts_render.errors import ArchiveError, ConfigError, GhostsError
-from ghosts_render.files import dump_json, read_json, sha256_file, write_json
+from ghosts_render.files import read_json, write_json
 from ghosts_render.render.assemble import (
     assemble_conversation,
     message_id,
@@ -42,6 +41,7 @@ from ghosts_render.render.assemble import (
     plan_sound_jobs,
     plan_voice_jobs,
 )
+from ghosts_render.render.fingerprint import hash_render
 from ghosts_render.render.workdir import (
     LOCK,
     MARKER,
@@ -105,59 +105,6 @@ def resolve_device(device: str) -> str:
             "use; pass --device cpu or install the CUDA build of torch (README, Installing)"
         )
     return device
-
-
-def hash_render(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
-    """Return a hash of everything that decides the archive's content (not the device)."""
-    config = cfg.to_dict()
-    config.pop("device")
-    config.pop("config_path")
-    payload = dump_json(
-        {
-            "tool": __version__,
-            "config": config,
-            "text": text_identity,
-            "inputs": hash_inputs(cfg),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def hash_inputs(cfg: RunConfig) -> dict[str, str]:
-    """Hash the files behind the config's paths (networks, sound folders, about, fonts, the
-    blocklist, voices and their .onnx.json).
-
-    A network, sound or blocklist replaced at the same path makes a new render, never a stale
-    "done".
-    """
-    paths: list[Path] = []
-    for role in cfg.roles:
-        network = Path(role.selfies)
-        paths += (
-            [network, network.with_suffix(".json")]
-            if network.suffix == ".safetensors"
-            else [network]
-        )
-        if role.sounds:
-            paths.append(Path(role.sounds))
-    if cfg.sounds.mode != "procedural":
-        paths.append(Path(cfg.sounds.folder))
-    if cfg.player.about:
-        paths.append(Path(cfg.player.about))
-    paths += [Path(f) for f in cfg.player.fonts]
-    if cfg.text.blocklist:
-        paths.append(Path(cfg.text.blocklist))
-    if cfg.voices.enabled:  # a voice replaced at the same path is a new render
-        for voice in dict.fromkeys(Path(r.voice.model) for r in cfg.roles if r.voice.model):
-            paths += [voice, voice.with_name(voice.name + ".json")]
-    hashes = {}
-    for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        hashes[str(path)] = hashlib.sha256(
-            "".join(f"{f.name}:{sha256_file(f)};" for f in files if f.is_file()).encode()
-        ).hexdigest()
-    return hashes
 
 
 def run(cfg: RunConfig, out: Path, *, fresh: bool = False, quiet: bool = False) -> RenderReport:
