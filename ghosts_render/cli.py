@@ -166,10 +166,11 @@ def _summarise(report) -> None:
         return
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in report.seconds.items())
     log.info(
-        "rendered %d messages, %d selfies, %d sounds%s (%s)",
+        "rendered %d messages, %d selfies, %d sounds%s%s (%s)",
         report.messages,
         report.selfies,
         report.sounds,
+        f", {report.voices} voiced" if report.voices else "",
         ", resumed" if report.resumed else "",
         timings,
     )
