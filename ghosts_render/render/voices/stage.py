@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 VOICES_DIR = "media/voices"
 RECORDS = "voices.jsonl"  # in the stage's state folder
-CEILING_WARN_SHARE = 0.1  # more clips than this held below the target by the ceiling: a warning
+# More clips than this share held by the true-peak ceiling more than CEILING_WARN_DB below the
+# target: a warning (a dB or two under it is common for speech and not heard as a change).
+CEILING_WARN_SHARE, CEILING_WARN_DB = 0.1, 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def render_voices(
         if on_progress is not None:
             on_progress(done)
     records.close()
-    warnings = _warnings(figures, silent)
+    warnings = _warnings(figures, silent, cfg.voices.target_lufs)
     provenance = _provenance(cfg, roles, models, by_message, figures, warnings)
     return VoiceResult(by_message=by_message, provenance=provenance, warnings=warnings)
 
@@ -257,13 +259,18 @@ class _Records:
         self.fh.close()
 
 
-def _warnings(figures: dict[str, dict[str, Any]], silent: list[str]) -> list[str]:
+def _warnings(figures: dict[str, dict[str, Any]], silent: list[str], target: float) -> list[str]:
     warnings = []
-    limited = sum(1 for f in figures.values() if f.get("ceiling_limited"))
-    if figures and limited > CEILING_WARN_SHARE * len(figures):
+    quiet = sum(
+        1
+        for f in figures.values()
+        if f.get("ceiling_limited") and f["lufs"] < target - CEILING_WARN_DB
+    )
+    if figures and quiet > CEILING_WARN_SHARE * len(figures):
         warnings.append(
-            f"voices: {limited} of {len(figures)} clips stay below voices.target_lufs because "
-            "of the true-peak ceiling (a peaky voice or effect): lower voices.target_lufs"
+            f"voices: {quiet} of {len(figures)} clips stay more than {CEILING_WARN_DB:g} dB below "
+            "voices.target_lufs because of the true-peak ceiling (a peaky voice or effect): "
+            "lower voices.target_lufs"
         )
     if silent:
         listed = ", ".join(silent[:5]) + (" …" if len(silent) > 5 else "")
