@@ -159,6 +159,14 @@ def test_check_names_a_voice_whose_length_is_not_its_duration(voiced: Path, tmp_
     path.write_text(json.dumps(conversation))
     with pytest.raises(ArchiveError, match="before the message's notification sound ends"):
         check_archive(copy)
+    # A curated archive may change conversation.json, never what a clip says it lasts.
+    manifest = read_manifest(copy)
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "edited": True}))
+    voiced_message["voice"]["at"] += 10_000
+    voiced_message["voice"]["duration_ms"] += 5
+    path.write_text(json.dumps(conversation))
+    with pytest.raises(ArchiveError, match=r"\(voice of m\d+\) lasts \d+ ms, not the \d+ ms"):
+        check_archive(copy)
 
 
 # Config: resolution and one clear line for each bad value.
