@@ -180,7 +180,8 @@ def resolve_role_voices(
             if voice == RoleVoiceConfig():
                 voice = DEMO_PRESETS[index % len(DEMO_PRESETS)]
         voice = dataclasses.replace(voice, model=str(path))
-        problems.extend(list_voice_file_problems(path, voice.speaker, where))
+        found = list_voice_file_problems(path, voice.speaker, where)
+        problems.extend(p for p in found if p not in problems)  # a shared voice: said once
         resolved.append(dataclasses.replace(role, voice=voice))
     return voices, tuple(resolved)
 

@@ -314,3 +314,9 @@ def test_a_voice_replaced_at_the_same_path_is_a_new_render(tmp_path: Path) -> No
     config["inference"]["noise_scale"] = 0.5
     (tmp_path / "v.onnx.json").write_text(json.dumps(config))
     assert hash_inputs(cfg) != before
+
+
+def test_a_missing_default_voice_is_said_once_for_every_role(tmp_path: Path) -> None:
+    toml = '[voices]\nenabled = true\nmodel = "gone.onnx"\n[roles.artist]\n[roles.scientist]\n'
+    with pytest.raises(ConfigError, match=r"has 1 problem: voices.model: .*gone.onnx does not"):
+        load_config(_write(tmp_path, toml))
