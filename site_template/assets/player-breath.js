@@ -1,4 +1,4 @@
-/* ghosts-render chat player, part 4 of 6: the breathing font. With the artist's variable font,
+/* ghosts-render chat player, part 5 of 7: the breathing font. With the artist's variable font,
  * messages on screen slowly change weight and slant (the custom property --breath, 0..1), as in
  * the original work. Animating font-variation-settings lays the text out again every frame, so
  * it runs only for messages on screen, only while the page is visible, never under reduced

@@ -1,9 +1,10 @@
-/* ghosts-render chat player, part 1 of 6: its state, its settings and the clock.
+/* ghosts-render chat player, part 1 of 7: its state, its settings and the clock.
  *
- * The player is six classic scripts sharing one global, `GhostsPlayer` (P below), loaded in
+ * The player is seven classic scripts sharing one global, `GhostsPlayer` (P below), loaded in
  * order by index.html: player-clock.js (state, settings, clock), player-view.js (drawing),
- * player-sound.js, player-breath.js (the breathing font), player-kiosk.js (kiosk, reload,
- * "connection lost", debug) and player.js (the tick, the controls, the start). Classic scripts,
+ * player-sound.js, player-voice.js (spoken messages), player-breath.js (the breathing font),
+ * player-kiosk.js (kiosk, reload, "connection lost", debug) and player.js (the tick, the
+ * controls, the start). Classic scripts,
  * no modules, no build, no dependencies: module scripts and fetch() do not load from file://
  * (https://developer.mozilla.org/en-US/docs/Web/HTTP/CORS/Errors/CORSRequestNotHttp).
  *
@@ -22,7 +23,7 @@ var GhostsPlayer = (function () {
     data: null,     // the conversation and its resolved player settings (read once, by load)
     params: null,   // the URL's parameters, checked and clamped (read once, by load)
     el: {},         // the page's elements, by id (bound once, by player.js)
-    clock: {}, view: {}, sound: {}, breath: {}, kiosk: {}   // the parts, by file
+    clock: {}, view: {}, sound: {}, voice: {}, breath: {}, kiosk: {}   // the parts, by file
   };
 
   /** All mutable state of the player: nothing else changes after load. Sizes stay bounded. */
@@ -43,6 +44,9 @@ var GhostsPlayer = (function () {
     wantSound: false,      // the visitor (or kiosk mode) asked for sound
     unlocked: false,       // the audio element was primed inside a user gesture
     lastSound: '',         // id of the message whose sound played last (debug overlay)
+    voiceId: '',           // id of the message whose voice is on the audio element now ('' none)
+    voiceHeard: '',        // id of the clip last started: it is not started again while current
+    speaking: '',          // id of the message marked as being spoken ('' none)
     opener: null,          // the selfie button the open lightbox returns focus to
     fontOk: false,         // the artist's body font is loaded: the breathing font can run
     visible: 0,            // messages on screen (IntersectionObserver), for the breathing font

@@ -1,4 +1,4 @@
-/* ghosts-render chat player, part 5 of 6: the modes around the chat. Notices and errors, the
+/* ghosts-render chat player, part 6 of 7: the modes around the chat. Notices and errors, the
  * gallery kiosk (?kiosk=1, ?reload=H), the "connection lost" gate and the ?debug=1 overlay.
  */
 (function (P) {
@@ -103,6 +103,7 @@
         ? (mem.usedJSHeapSize / 1048576).toFixed(1) + ' MB' : 'n/a'),
       'sound     ' + (S.wantSound ? 'on' : 'off') + ', ' + (S.unlocked ? 'unlocked' : 'locked') +
         ', last ' + (S.lastSound || '-'),
+      'voice     ' + P.voice.describe(),
       'errors    ' + S.errors + (S.lastError ? ' (' + S.lastError + ')' : '')
     ].join('\n');
   }

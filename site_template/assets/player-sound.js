@@ -1,5 +1,6 @@
-/* ghosts-render chat player, part 3 of 6: sound. One <audio> element, reused for every message;
- * off until the visitor asks (remembered in localStorage), and only for messages that appear live.
+/* ghosts-render chat player, part 3 of 7: sound. One <audio> element, reused for every message
+ * and for its voice (part 4); off until the visitor asks (remembered in localStorage), and only
+ * for messages that appear live.
  *
  * Browsers let a page play sound only after a user gesture
  * (https://developer.mozilla.org/en-US/docs/Web/Media/Guides/Autoplay). iOS Safari is stricter: an
@@ -42,7 +43,7 @@
     a.muted = false;
     a.src = SILENT;
     var p = a.play();
-    var ok = function () { S.unlocked = true; el.hint.hidden = true; };
+    var ok = function () { S.unlocked = true; el.hint.hidden = true; P.voice.resume(); };
     if (!p || !p.then) { ok(); return; }
     p.then(function () { a.pause(); ok(); }, function (err) {
       if (err && err.name === 'AbortError') ok();   // a live sound replaced the primer: unlocked
@@ -57,7 +58,7 @@
     el.mute.dataset.state = on ? 'on' : 'off';
     if (persist) storeMuted(!on);
     if (on) prime();
-    else { el.audio.pause(); el.hint.hidden = true; }
+    else { P.voice.stop(); el.audio.pause(); el.hint.hidden = true; }
   }
 
   /** Play message m's sound, if sound is on and unlocked; a refusal shows "tap for sound". */
@@ -66,6 +67,7 @@
     if (!S.wantSound || !S.unlocked || !src) return;
     var a = el.audio;
     a.src = src;
+    P.voice.replaced();   // a voice still on the element is cut: the new message comes first
     S.lastSound = String(m.id);
     var p = a.play();
     if (p && p.catch) {

@@ -1,4 +1,4 @@
-/* ghosts-render chat player, part 2 of 6: drawing. Message elements, the window of at most
+/* ghosts-render chat player, part 2 of 7: drawing. Message elements, the window of at most
  * `max_messages` of them, the writing bubble, the "new messages" pill and the lightbox.
  * Text goes in with textContent only; media paths must be relative paths inside the archive.
  */

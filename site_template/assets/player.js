@@ -1,4 +1,4 @@
-/* ghosts-render chat player, part 6 of 6: the tick, the controls and the start.
+/* ghosts-render chat player, part 7 of 7: the tick, the controls and the start.
  *
  * Every tick asks the clock where the loop is now and redraws that moment; then it sleeps until
  * the next writing bubble, message or loop wrap. Timers drift, are throttled in hidden tabs
@@ -21,6 +21,7 @@
     try {
       if (!S.paused) {
         P.view.render(w, silent === true);
+        P.voice.update(w);   // a voice is never backlog: a clip in progress plays from its offset
         P.kiosk.maybeReload(w);
       }
     } catch (err) {
@@ -34,6 +35,7 @@
     var msgs = P.data.msgs, next = msgs[S.hi + 1], due;
     if (S.paused || !next) due = P.data.duration;
     else due = next.writing_at > w.pos ? next.writing_at : next.at;
+    if (!S.paused) due = Math.min(due, P.voice.nextDue(w.pos));   // a clip starts or ends
     if (S.paused || S.hi + 1 >= msgs.length) due = Math.max(due, w.pos + 1);
     S.timer = setTimeout(tick, Math.min(MAX_WAIT, Math.max(1, due - w.pos)));
   }
@@ -56,7 +58,8 @@
     S.paused = !S.paused;
     el.pause.setAttribute('aria-pressed', S.paused ? 'true' : 'false');
     root.classList.toggle('paused', S.paused);
-    tick(true);   // resuming catches up silently
+    if (S.paused) P.voice.update(P.clock.where());   // the voice stops with the view
+    tick(true);   // resuming catches up silently (a clip in progress plays on from its offset)
   }
 
   /** Highlight the message a #mNNNNN link points at. */
