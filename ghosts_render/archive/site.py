@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib import resources
@@ -91,6 +91,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clock"] = format_clock
     env.filters["iso_duration"] = format_iso_duration
+    env.filters["voice_src"] = format_voice_src
     return env
 
 
@@ -115,6 +116,18 @@ def format_iso_duration(ms: int) -> str:
     """Format a loop position as an ISO 8601 duration for <time datetime>."""
     s = ms // 1000
     return f"PT{s // 3600}H{s // 60 % 60}M{s % 60}S"
+
+
+def format_voice_src(message: Mapping[str, Any]) -> str:
+    """Return a message's voice clip as a relative path inside the archive, or "" (none, or unsafe).
+
+    The transcript's play buttons use it; the chat player makes the same check (shared.js).
+    """
+    voice = message.get("voice")
+    src = voice.get("src") if isinstance(voice, Mapping) else None
+    if not isinstance(src, str) or not src or "\\" in src or src.startswith("/"):
+        return ""
+    return "" if re.match(r"[a-z][a-z0-9+.-]*:", src, re.IGNORECASE) else src
 
 
 def format_conversation_js(conversation: dict[str, Any]) -> str:
@@ -284,8 +297,8 @@ class Precache:
     """What the service worker caches: at install (`eager`) or when first shown (`lazy`)."""
 
     eager: list[str]  # pages, scripts, styles, icons, fonts, sounds: what playback needs
-    lazy: list[str]  # selfies and other large media: cached on first fetch, so a phone
-    # scanning the QR code does not download every selfie of the loop up front
+    lazy: list[str]  # selfies, voices (media/voices/) and other large media: cached on first
+    # fetch, so a phone scanning the QR code does not download the whole loop's media up front
     version: str  # hash of every file's path and content: a new build gives a new cache
 
 
@@ -302,6 +315,7 @@ def list_precache(archive_dir: Path) -> Precache:
             or any(part.startswith(".") for part in rel.split("/"))
         ):
             continue
+        # Only the notification sounds of media/ are eager; voices are ~10x the rest together.
         is_lazy = rel == "conversation.json" or (
             rel.startswith("media/") and not rel.startswith("media/sounds/")
         )

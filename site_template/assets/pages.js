@@ -88,6 +88,43 @@
     }
   }
 
+  /** Transcript: one <audio> element for every voice; pressing another button stops the first. */
+  function voices() {
+    const audio = document.getElementById('voice');
+    const buttons = document.querySelectorAll('.t-msg__play[data-voice]');
+    if (!audio || !buttons.length) return;
+    let current = null;
+    function show(button, playing) {
+      button.textContent = playing ? 'stop' : 'play';
+      button.setAttribute('aria-pressed', String(playing));
+      button.setAttribute('aria-label',
+        (playing ? 'stop ' : 'play ') + button.dataset.messageId + "'s voice");
+    }
+    function stop() {
+      if (!current) return;
+      audio.pause();
+      show(current, false);
+      current = null;
+    }
+    function play(button) {
+      const src = Ghosts.safeRel(button.dataset.voice);
+      const again = current === button;
+      stop();
+      if (again || !src) return;   // a second press on the playing one stops it
+      current = button;
+      show(button, true);
+      audio.src = src;
+      const p = audio.play();
+      if (p && p.catch) p.catch(function () { if (current === button) stop(); });
+    }
+    buttons.forEach(function (button) {
+      button.hidden = false;
+      button.setAttribute('aria-pressed', 'false');
+      button.addEventListener('click', function () { play(button); });
+    });
+    audio.addEventListener('ended', stop);
+  }
+
   function start() {
     Ghosts.randomFavicon();
     Ghosts.registerServiceWorker();
@@ -95,6 +132,7 @@
     breathing();
     todaysCode();
     search();
+    voices();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
