@@ -9,7 +9,7 @@
 
 const VERSION = {{ version|tojson }};
 const PRECACHE = {{ precache|tojson }};
-// Large media (selfies): cached the first time the page shows them, not at install.
+// Large media (selfies, voices): cached the first time the page shows or plays them, not at install.
 const LAZY = new Set({{ lazy|tojson }}.map((url) => new URL(url, self.registration.scope).href));
 // Caches are per origin, not per folder: name them by scope so two archives on one host
 // (two sub-paths) never delete each other's files.
@@ -52,10 +52,14 @@ async function respond(request) {
   return range ? partial(cached, range) : cached;
 }
 
+// A media element asks for a range ("bytes=0-"), and a 206 cannot be cached as the whole file:
+// fetch the whole file once, keep it, and answer the range from it.
 async function fetchAndKeep(cache, key, request) {
-  const response = await fetch(request);
-  if (response.status === 200) await cache.put(key, response.clone());
-  return response;
+  const range = request.headers.get('range');
+  const response = await fetch(range ? new Request(key, {cache: 'no-store'}) : request);
+  if (response.status !== 200) return response;
+  await cache.put(key, response.clone());
+  return range ? partial(response, range) : response;
 }
 
 // Media elements ask for byte ranges and Safari refuses a 200 in reply, so answer 206 from the
