@@ -25,6 +25,7 @@ from ghosts_render.archive.site import (
     TRANSCRIPT_PAGE_SIZE,
     format_clock,
     format_conversation_js,
+    format_voice_src,
     list_precache,
     write_site,
 )
@@ -213,6 +214,23 @@ def test_precache_lists_every_file_and_its_version_follows_content(archive: Path
     assert (plan.eager, plan.lazy) == (eager, lazy) and f'const VERSION = "{plan.version}"' in sw
     (archive / "media/sounds/tone.mp3").write_bytes(b"\xff\xfb" + bytes(64))
     assert list_precache(archive).version != plan.version
+
+
+@pytest.mark.parametrize(
+    "voice, src",
+    [
+        ({"src": "media/voices/ab.mp3", "at": 1, "duration_ms": 9}, "media/voices/ab.mp3"),
+        ({"src": "https://example.com/x.mp3"}, ""),
+        ({"src": "javascript:alert(1)"}, ""),
+        ({"src": "/etc/x.mp3"}, ""),
+        ({"src": "media\\x.mp3"}, ""),
+        ({"src": 7}, ""),
+        ("media/voices/ab.mp3", ""),
+        (None, ""),
+    ],
+)
+def test_transcript_voices_are_only_paths_inside_the_archive(voice: Any, src: str) -> None:
+    assert format_voice_src({"id": "m00001", "voice": voice}) == src
 
 
 def test_rebuild_is_byte_identical(archive: Path) -> None:
