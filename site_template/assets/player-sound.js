@@ -40,6 +40,7 @@
   /** Play the silent clip inside a user gesture, so later timer-driven play() calls work (iOS). */
   function prime() {
     var a = el.audio;
+    P.voice.stop();   // the primer takes the element; once unlocked, a clip in progress resumes
     a.muted = false;
     a.src = SILENT;
     var p = a.play();

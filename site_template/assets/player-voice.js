@@ -95,7 +95,10 @@
     var p = a.play();
     if (p && p.catch) {
       p.catch(function (err) {
-        if (err && err.name === 'NotAllowedError') { S.unlocked = false; el.hint.hidden = false; }
+        if (!err || err.name !== 'NotAllowedError') return;   // AbortError: replaced, fine
+        S.unlocked = false;
+        el.hint.hidden = false;
+        if (S.voiceId === String(m.id)) S.voiceId = S.voiceHeard = '';   // a tap starts it again
       });
     }
   }

@@ -237,6 +237,26 @@ def test_pause_and_mute_stop_the_voice_and_resume_it_mid_clip(page, voiced, harn
     assert len(events(page)) == plays
 
 
+def test_a_refused_voice_plays_from_its_offset_after_a_tap(page, voiced, harness):
+    m = msgs(voiced)[VOICED[0]]
+    src = m["voice"]["src"]
+    # The browser refuses the voice once (as iOS does when the element lost its unlock).
+    page.add_init_script(
+        "const realPlay = HTMLMediaElement.prototype.play; let refused = false;"
+        "HTMLMediaElement.prototype.play = function () {"
+        "  if (!refused && this.getAttribute('src').includes('/voices/')) { refused = true;"
+        "    return Promise.reject(new DOMException('blocked', 'NotAllowedError')); }"
+        "  return realPlay.call(this); };"
+    )
+    open_voiced(page, voiced, harness, m["voice"]["at"] - 100)
+    unmute(page)
+    page.clock.run_for(100)
+    page.wait_for_selector("#hint", state="visible")
+    page.clock.run_for(500)
+    page.click("#hint")
+    assert wait_playing(page, src)["t"] == pytest.approx(0.5, abs=TOLERANCE_S)
+
+
 def test_the_speaking_state_is_visible_and_described(page, new_context, voiced, harness):
     m = msgs(voiced)[VOICED[0]]
     open_voiced(page, voiced, harness, m["voice"]["at"] + 100, "?debug=1")
