@@ -91,7 +91,9 @@
     a.src = v.src;
     S.voiceId = S.voiceHeard = String(m.id);
     a.addEventListener('loadedmetadata', seek);
-    a.currentTime = offsetOf(v);   // before metadata: the default playback start position
+    // Before metadata this sets the default playback start position; an engine that refuses
+    // gets the seek on loadedmetadata above.
+    try { a.currentTime = offsetOf(v); } catch (e) { /* seeked once the metadata is in */ }
     var p = a.play();
     if (p && p.catch) {
       p.catch(function (err) {
