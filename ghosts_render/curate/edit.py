@@ -9,6 +9,7 @@ from typing import Any
 from ghosts_render.archive.folder import read_conversation
 from ghosts_render.archive.schema import MAX_TEXT_CHARS
 from ghosts_render.curate.history import Change, Step, apply_change
+from ghosts_render.curate.media import read_voices_config, stage_voice
 from ghosts_render.errors import CurationError
 
 
@@ -41,7 +42,8 @@ def check_text(text: str, message_id: str) -> str:
 
 
 def edit_message(archive: Path, message_id: str, text: str) -> Step:
-    """Replace a message's text (its selfie and sound stay); the player is rebuilt."""
+    """Replace a message's text (its selfie and sound stay; an archive with voices reads the new
+    text aloud); the player is rebuilt."""
     message = find_message(archive, message_id)
     new_text = check_text(text, message_id)
     if not new_text and "selfie" not in message:
@@ -52,12 +54,16 @@ def edit_message(archive: Path, message_id: str, text: str) -> Step:
     if new_text == message["text"]:
         raise CurationError(f"{message_id} already says that: nothing to change")
     old = len(message["text"])
+    after, media = stage_voice(
+        archive, read_voices_config(Path(archive)), {**message, "text": new_text}
+    )
     return apply_change(
         Path(archive),
         Change(
             action="edit",
             before=(message,),
-            after=({**message, "text": new_text},),
+            after=(after,),
+            media=media,
             note=f"text of {old} characters replaced by one of {len(new_text)}",
         ),
     )

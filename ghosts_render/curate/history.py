@@ -170,6 +170,9 @@ def list_media(messages: Iterable[Mapping[str, Any]]) -> set[str]:
             )
         if isinstance(sound, dict) and isinstance(sound.get("src"), str):
             paths.add(unquote(sound["src"]))
+        voice = m.get("voice")
+        if isinstance(voice, dict) and isinstance(voice.get("src"), str):
+            paths.add(unquote(voice["src"]))
     return paths
 
 
@@ -287,9 +290,17 @@ def fit_times(
                 at = lo + (hi - lo) * (k - i + 1) // (j - i + 1)
                 writing = out[k].get("writing_at")
                 writing = min(max(0, writing if isinstance(writing, int) else at), at)
-                out[k] = {**out[k], "writing_at": writing, "at": at}
+                out[k] = _shift_voice({**out[k], "writing_at": writing, "at": at}, out[k])
         i = j
     return out
+
+
+def _shift_voice(moved: dict[str, Any], was: Mapping[str, Any]) -> dict[str, Any]:
+    """Move a message's voice with the message (it plays the same time after its sound)."""
+    voice, at = was.get("voice"), was.get("at")
+    if not (isinstance(voice, dict) and isinstance(voice.get("at"), int) and isinstance(at, int)):
+        return moved
+    return {**moved, "voice": {**voice, "at": voice["at"] + moved["at"] - at}}
 
 
 def _fits(ats: list[Any], lo: int, hi: int) -> bool:

@@ -39,9 +39,18 @@ def pending_path(archive: Path) -> Path:
     return sidecar_dir(archive) / "pending.json"
 
 
+def _untimed(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A message without its times: its own and its voice's (which follows the message)."""
+    out = {k: v for k, v in message.items() if k not in TIMING}
+    voice = out.get("voice")
+    if isinstance(voice, Mapping):
+        out["voice"] = {k: v for k, v in voice.items() if k != "at"}
+    return out
+
+
 def hash_content(messages: Iterable[Mapping[str, Any]]) -> str:
     """Hash messages without their timing (which a rebuild may re-plan)."""
-    content = [{k: v for k, v in m.items() if k not in TIMING} for m in messages]
+    content = [_untimed(m) for m in messages]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

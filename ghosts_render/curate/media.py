@@ -6,7 +6,9 @@ A picked message keeps what still fits and gets the rest new (docs/curating.md, 
   had one, else gets one from the role's network with a fresh seed (``stage_selfie``, seeds from
   ``plan_fresh_seeds``: none the archive uses or a step took out); one without the tag loses it;
 - sound: the same sender keeps its sound; another sender gets one of its sounds the archive
-  already has, chosen by the message id, or, when it has none, the sound stage's first deal.
+  already has, chosen by the message id, or, when it has none, the sound stage's first deal;
+- voice: an archive rendered with voices reads every new text aloud again in its (new) sender's
+  voice (``stage_voice``), so a clip never says words the message no longer has.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def stage_picked(
         if w.sender != old["sender"]:
             new["sound"], staged = stage_sound(archive, cfg, kept, w.sender, old["id"])
             media.update(staged)
+        if (new["sender"], new["text"]) != (old["sender"], old["text"]):
+            new, staged = stage_voice(archive, cfg, new)
+            media.update(staged)
         after.append(Message.from_json(new).to_json())  # the render's key order
     return after, media
 
@@ -92,3 +97,52 @@ def stage_sound(
     sound = result.by_message[message_id]
     staged = {} if (archive / sound.src).is_file() else {sound.src: staging / sound.src}
     return sound.to_json(), staged
+
+
+def read_voices_config(archive: Path) -> RunConfig | None:
+    """Return the configuration an archive was rendered with when it was rendered with voices
+    (what an edit needs to read its new text aloud); None for a silent or hand-made archive."""
+    from ghosts_render.archive.folder import read_manifest
+    from ghosts_render.config import read_recorded_config
+
+    if not (archive / "manifest.json").is_file():
+        return None
+    manifest = read_manifest(archive)
+    recorded = manifest.get("config")
+    voices = recorded.get("voices") if isinstance(recorded, Mapping) else None
+    if not (isinstance(voices, Mapping) and voices.get("enabled") is True):
+        return None
+    return read_recorded_config(recorded, str(archive / "manifest.json"))
+
+
+def stage_voice(
+    archive: Path, cfg: RunConfig | None, record: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Return ``record`` with its voice read anew from its text and sender, and what must be
+    staged for it; unchanged when the archive was rendered without voices.
+
+    The clip is seeded by the message id, like the render's, so the same text in the same voice
+    gives the same file. Its ``at`` is provisional (after the message's sound and the delay):
+    the rebuild re-plans it with the rest of the timeline unless the archive keeps its times.
+    """
+    if cfg is None or not cfg.voices.enabled:
+        return record, {}
+    from ghosts_render.render.voices.stage import render_message_voice
+
+    mid, sender = record["id"], record["sender"]
+    staging = staging_dir(archive) / f"{mid}-voice"
+    try:
+        voice, _ = render_message_voice(cfg, staging, mid, sender, record["text"])
+    except (GhostsError, OSError) as e:
+        raise CurationError(
+            f"cannot read {mid} aloud in {sender}'s voice ({e}); nothing was changed"
+        ) from None
+    new = {k: v for k, v in record.items() if k != "voice"}
+    if voice is None:  # nothing left to say (a selfie alone, an emoji)
+        return new, {}
+    sound = record.get("sound")
+    sound_ms = sound.get("duration_ms", 0) if isinstance(sound, Mapping) else 0
+    at = record["at"] + (sound_ms or 0) + round(cfg.voices.delay * 1000)
+    new["voice"] = {**voice.to_json(), "at": at}
+    staged = {} if (archive / voice.src).is_file() else {voice.src: staging / voice.src}
+    return new, staged
