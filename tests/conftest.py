@@ -4,6 +4,7 @@
 seeded random order. `demo_render` renders the demo once per session (tests read it or copy it).
 `demo_render_started` starts that render without waiting, so a test can render beside it;
 `curated_copy` is a private copy of it, sidecar included, for tests that change an archive.
+`voiced_render` is one small render with voices (the tiny test voice), shared the same way.
 Every test starts with the `ghosts_render` logger as it found it: the CLI configures that logger,
 and a test must not pass that on to the next one.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from demo_render import ARGS, finish, start_render, stop_render
+from demo_render import ARGS, VOICED_ARGS, VOICED_CONFIG, finish, start_render, stop_render
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,6 +80,18 @@ def demo_render(demo_render_started: tuple[subprocess.Popen, Path]) -> Path:
     stdout = finish(proc)
     assert stdout.strip() == str(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def voiced_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One uninterrupted 16-turn render with voices (needs the voices extra, which `make test`
+    installs); read it or copy it."""
+    for module in ("piper", "onnx", "onnxruntime"):
+        pytest.importorskip(module, reason="voices need the extra: pip install '.[voices]'")
+    base = tmp_path_factory.mktemp("voiced-render")
+    (base / "ghosts.toml").write_text(VOICED_CONFIG)
+    finish(start_render(base / "out", *VOICED_ARGS, cwd=base))
+    return base / "out"
 
 
 @pytest.fixture

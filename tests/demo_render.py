@@ -20,6 +20,22 @@ ARGS = ("--turns", str(TURNS), "--seed", str(SEED))
 # Only against a hung render: a 2-core machine shared by other jobs can take 10 minutes for one.
 HUNG_S = 3600
 
+# The shared render with voices: the tiny test voice for both roles, told apart by settings.
+TINY_VOICE = Path(__file__).parent / "data" / "voices" / "tiny.onnx"
+VOICED_ARGS = ("--turns", "16", "--seed", "3", "--voices")
+VOICED_CONFIG = f"""
+[roles.artist]
+side = "right"
+voice = "{TINY_VOICE}"
+
+[roles.scientist.voice]
+model = "{TINY_VOICE}"
+speaker = "ghost_b"
+pitch = 0.88
+reverb = 1.6
+reverb_mix = 0.25
+"""
+
 
 def start_render(out: Path, *args: str, cwd: Path) -> subprocess.Popen:
     """Start `python -m ghosts_render` on the demo models in its own process group."""

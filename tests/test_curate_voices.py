@@ -1,7 +1,7 @@
 """Curation of an archive rendered with voices: an edited or re-rolled message is read aloud
 again, so its clip never says the old words; delete and undo move clips like any media.
 
-One small render with the tiny test voice is shared (module scope); every test changes a copy.
+Every test changes a copy of the session's render with voices (``voiced_render``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_render import finish, start_render
 
 from ghosts_render.archive.check import check_archive
 from ghosts_render.config import read_recorded_config
@@ -24,28 +23,7 @@ from ghosts_render.render.sounds.io import decode_audio
 from ghosts_render.render.voices.clip import render_clip
 from ghosts_render.render.voices.piper_voice import load_voice
 
-TINY = Path(__file__).parent / "data" / "voices" / "tiny.onnx"
-CONFIG = f"""
-[voices]
-enabled = true
-
-[roles.artist]
-voice = "{TINY}"
-
-[roles.scientist.voice]
-model = "{TINY}"
-speaker = "ghost_b"
-pitch = 0.9
-"""
 NEW_TEXT = "the archive remembers what the ghost never said"
-
-
-@pytest.fixture(scope="module")
-def voiced_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("voiced-curation")
-    (base / "ghosts.toml").write_text(CONFIG)
-    finish(start_render(base / "out", "--turns", "12", "--seed", "5", cwd=base))
-    return base / "out"
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """The voices stage end to end with the committed tiny test voice, and its config's error lines.
 
-One small render with ``--voices`` (16 turns, the demo text and selfie models, the tiny voice
-for both roles) is shared; the same command killed with SIGKILL in the voices stage, with a torn
-last line in its record of finished clips, resumes to the same archive.
+The session's small render with ``--voices`` (``voiced_render``: 16 turns, the demo text and
+selfie models, the tiny voice for both roles) is shared; the same command killed with SIGKILL
+in the voices stage, with a torn last line in its record of finished clips, resumes to the same
+archive.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from demo_render import archive_digest, finish, kill_when, start_render
+from demo_render import (
+    TINY_VOICE,
+    VOICED_ARGS,
+    VOICED_CONFIG,
+    archive_digest,
+    finish,
+    kill_when,
+    start_render,
+)
 from typer.testing import CliRunner
 
 from ghosts_render.archive.check import check_archive
@@ -28,20 +37,7 @@ from ghosts_render.render.sounds.io import decode_audio
 from ghosts_render.render.voices.clip import plan_voice_text
 from ghosts_render.render.voices.stage import check_role_voices, render_message_voice
 
-TINY = Path(__file__).parent / "data" / "voices" / "tiny.onnx"
-ARGS = ("--turns", "16", "--seed", "3", "--voices")
-CONFIG = f"""
-[roles.artist]
-side = "right"
-voice = "{TINY}"
-
-[roles.scientist.voice]
-model = "{TINY}"
-speaker = "ghost_b"
-pitch = 0.88
-reverb = 1.6
-reverb_mix = 0.25
-"""
+TINY, ARGS, CONFIG = TINY_VOICE, VOICED_ARGS, VOICED_CONFIG
 
 
 def _need_the_extra() -> None:
@@ -55,14 +51,10 @@ def _folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return base
 
 
-@pytest.fixture(scope="module")
-def voiced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One uninterrupted 16-turn render with voices (needs the voices extra, as `make test`
-    installs it; the config tests below do not)."""
-    _need_the_extra()
-    base = _folder(tmp_path_factory, "voiced")
-    finish(start_render(base / "out", *ARGS, cwd=base))
-    return base / "out"
+@pytest.fixture
+def voiced(voiced_render: Path) -> Path:
+    """The session's 16-turn render with voices (conftest.py)."""
+    return voiced_render
 
 
 def test_every_message_with_words_has_a_voice_that_plays_after_its_sound(voiced: Path) -> None:
