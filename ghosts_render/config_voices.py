@@ -35,7 +35,7 @@ class VoicesConfig:  # TOML [voices]
     delay: float = 0.15  # s after the notification sound ends before the voice starts
     listen_pause: tuple[float, float] = (0.4, 1.0)  # s from a clip's end to the next writing bubble
     mp3_quality: int = 6  # LAME VBR V0 (best) .. V9; V6 ~ 40 kbit/s at 22.05 kHz
-    threads: int = 0  # onnxruntime intra-op threads; 0 = all cores
+    threads: int = 0  # clips rendered at once, each on one CPU thread; 0 = one per core
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,7 +120,7 @@ def list_voice_problems(voices: VoicesConfig, roles: Any, problems: list[str]) -
             f"voices.mp3_quality: must be 0 (best) to 9 (smallest), got {v.mp3_quality}"
         )
     if not 0 <= v.threads <= MAX_THREADS:
-        problems.append(f"voices.threads: must be 0 (all cores) or more, got {v.threads}")
+        problems.append(f"voices.threads: must be 0 (one per core) or more, got {v.threads}")
     for role in roles:
         _role_voice_problems(role.voice, f"roles.{role.name}.voice", problems)
 

@@ -307,3 +307,20 @@ def test_the_bench_renders_clips_and_counts_their_speech():
     texts = ["Hello there.", "", "Are you still in the gallery? I can hear you."]
     result = bench_voices(TINY, texts, 1, VOICES)
     assert result["clips"] == 2 and result["speech_s"] > 1.0 and result["seconds"] > 0
+
+
+def test_clips_rendered_several_at_once_are_the_bytes_rendered_one_by_one():
+    from ghosts_render.render.voices.stage import map_in_order
+
+    model = load_voice(TINY)
+    texts = [f"Message {i}: the ghost counts to {i} and waits." for i in range(12)]
+
+    def clip_of(item: tuple[int, str]) -> bytes:
+        clip = _clip(model, item[1], message_id=f"m{item[0]:05d}")
+        assert clip is not None
+        return clip.data
+
+    alone = list(map_in_order(clip_of, enumerate(texts), 1))
+    together = list(map_in_order(clip_of, enumerate(texts), 4))
+    assert together == alone
+    assert len(set(alone)) == len(texts)

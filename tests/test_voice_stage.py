@@ -218,7 +218,7 @@ def test_without_a_voice_the_demo_voice_speaks_with_a_preset_per_role(tmp_path: 
         ("[voices]\nloud = 1\n", "voices.loud: unknown key"),
         ("[voices]\nlisten_pause = [1.0, 0.5]\n", "voices.listen_pause: must be [low, high]"),
         ("[voices]\nmp3_quality = 10\n", "voices.mp3_quality: must be 0 (best) to 9"),
-        ("[voices]\nthreads = -1\n", "voices.threads: must be 0 (all cores) or more"),
+        ("[voices]\nthreads = -1\n", "voices.threads: must be 0 (one per core) or more"),
         ("[voices]\ndelay = -0.1\n", "voices.delay: must be 0 to 60 seconds"),
         ("[voices]\nenabled = 1\n", "voices.enabled: expected true or false"),
         ("[roles.artist]\nvoice = 5\n", "roles.artist.voice: expected a voice file"),

@@ -17,6 +17,7 @@ onnxruntime's GPU build is a separate, conflicting wheel, and short sentences ru
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,10 @@ NOISE_INPUTS = ("noise_dp", "noise_z")  # the duration noise, then the prior noi
 # Frames drawn for the prior noise, per phoneme id and unit of length_scale, before a retry with
 # more; real voices need about 3-6 (86 frames a second at 22.05 kHz and hop 256).
 _FRAMES_PER_ID = 8
-_SUPPORTED_PHONEMES = ("espeak", "text")  # the others need models fetched at run time
+_SUPPORTED_PHONEMES = ("espeak", "text")
+# espeak-ng keeps global state (its voice, its buffers): one phonemization at a time, while the
+# sessions run in parallel.
+_PHONEMIZING = threading.Lock()  # the others need models fetched at run time
 
 
 @dataclass(eq=False)
@@ -93,7 +97,9 @@ class PiperModel:
         their levels relative to each other, and the clip is brought to its loudness as a whole.
         """
         sentences = []
-        for phonemes in self.voice.phonemize(text):
+        with _PHONEMIZING:
+            phonemized = self.voice.phonemize(text)
+        for phonemes in phonemized:
             if not phonemes:
                 continue
             ids = self.voice.phonemes_to_ids(phonemes)
@@ -181,10 +187,13 @@ def _import_extra() -> tuple[Any, Any, Any]:
     return onnx, onnxruntime, piper
 
 
-def load_voice(path: Path, *, threads: int) -> PiperModel:
+def load_voice(path: Path, *, threads: int = 1) -> PiperModel:
     """Load a Piper voice: check it, patch its noise in memory, open a CPU session.
 
-    threads: onnxruntime intra-op threads; 0 = onnxruntime's default (all physical cores).
+    threads: onnxruntime intra-op threads; 0 = onnxruntime's default (all physical cores). The
+    stage keeps 1, which makes a clip's bytes independent of the machine's core count (the
+    thread count changes how onnxruntime splits its sums, hence the last bit of a float), and
+    renders several clips at once instead (stage.py, ``map_in_order``).
     """
     onnx, ort, piper = _import_extra()
     path = Path(path)

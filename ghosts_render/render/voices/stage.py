@@ -16,10 +16,12 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ghosts_render.archive.model import Voice
 from ghosts_render.config import RoleConfig, RunConfig
@@ -27,6 +29,7 @@ from ghosts_render.errors import StageError
 from ghosts_render.files import write_atomic
 
 if TYPE_CHECKING:
+    from ghosts_render.render.voices.clip import Clip
     from ghosts_render.render.voices.piper_voice import PiperModel
 
 log = logging.getLogger(__name__)
@@ -74,9 +77,15 @@ def render_voices(
     by_message: dict[str, Voice] = {}
     figures: dict[str, dict[str, Any]] = {}
     silent: list[str] = []
-    for done, job in enumerate(jobs, start=1):
+
+    def make(job: VoiceJob) -> tuple[str, Clip | None, bool]:  # in a worker thread
         role = roles[job.sender]
-        record = _render_job(job, role, models[role.voice.model], cfg, archive_dir, records)
+        return _make_job(job, role, models[role.voice.model], cfg, archive_dir, records)
+
+    made = map_in_order(make, jobs, plan_workers(cfg.voices.threads))
+    for done, (job, (key, clip, reused)) in enumerate(zip(jobs, made, strict=True), start=1):
+        record = records.get(key) if reused else _keep(job, key, clip, archive_dir, records)
+        assert record is not None
         if record["name"]:
             src = f"{VOICES_DIR}/{record['name']}"
             by_message[job.message_id] = Voice(src=src, at=0, duration_ms=record["duration_ms"])
@@ -123,7 +132,7 @@ def load_role_voices(cfg: RunConfig, roles: dict[str, RoleConfig]) -> dict[str, 
                 "(a bug if you see this after `ghosts-render --voices`, please report it)"
             )
         if path not in models:
-            models[path] = load_voice(Path(path), threads=cfg.voices.threads)
+            models[path] = load_voice(Path(path))
         models[path].speaker_id(role.voice.speaker)  # a ConfigError naming the speakers it has
     return models
 
@@ -167,21 +176,22 @@ def hash_clip_key(model: PiperModel, role: RoleConfig, cfg: RunConfig, job: Voic
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _render_job(
+def _make_job(
     job: VoiceJob,
     role: RoleConfig,
     model: PiperModel,
     cfg: RunConfig,
     archive_dir: Path,
     records: _Records,
-) -> dict[str, Any]:
-    """Return the job's record: reused when recorded and its file is intact, else rendered."""
+) -> tuple[str, Clip | None, bool]:
+    """Return (key, clip, reused): reused when an earlier try recorded the clip and its file is
+    intact, else the clip rendered (None when the text has nothing to say). Writes nothing."""
     from ghosts_render.render.voices.clip import render_clip
 
     key = hash_clip_key(model, role, cfg, job)
     record = records.get(key)
     if record is not None and _intact(archive_dir, record["name"]):
-        return record
+        return key, None, True
     clip = render_clip(
         model,
         job.text,
@@ -190,6 +200,13 @@ def _render_job(
         seed=cfg.seed,
         message_id=job.message_id,
     )
+    return key, clip, False
+
+
+def _keep(
+    job: VoiceJob, key: str, clip: Clip | None, archive_dir: Path, records: _Records
+) -> dict[str, Any]:
+    """Write a rendered clip and record it (in job order, from the stage's own thread)."""
     if clip is not None:
         _write_clip(archive_dir, clip.name, clip.data)
     record = {
@@ -201,6 +218,40 @@ def _render_job(
     }
     records.append(record)
     return record
+
+
+def plan_workers(threads: int) -> int:
+    """Return how many clips are rendered at once: ``voices.threads``, 0 = one per core."""
+    return threads or os.cpu_count() or 1
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def map_in_order(fn: Callable[[_T], _R], items: Iterable[_T], workers: int) -> Iterator[_R]:
+    """Yield ``fn(item)`` for each item, in order, computed by up to ``workers`` threads.
+
+    Each clip depends only on its own inputs (its noise is seeded by its message id, and every
+    session runs on one onnxruntime thread), so the bytes are the same for any number of
+    workers. onnxruntime releases the GIL while it runs, so threads scale over cores; at most
+    two clips per worker wait in memory.
+    """
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voices") as pool:
+        waiting: deque[Future[_R]] = deque()
+        try:
+            for item in items:
+                waiting.append(pool.submit(fn, item))
+                if len(waiting) >= 2 * workers:
+                    yield waiting.popleft().result()
+            while waiting:
+                yield waiting.popleft().result()
+        finally:  # an error or a closed generator: drop the clips not started yet
+            for future in waiting:
+                future.cancel()
 
 
 def _intact(archive_dir: Path, name: str) -> bool:
