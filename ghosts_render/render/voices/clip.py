@@ -111,6 +111,9 @@ def render_clip(
     return Clip(data=sound.data, name=sound.name, duration_ms=sound.duration_ms, figures=figures)
 
 
+TP_MARGIN_DB = 0.05
+
+
 def _encode(samples: np.ndarray, rate: int, voices: VoicesConfig, message_id: str) -> EncodedSound:
     """Pad to whole milliseconds, normalise and encode the clip as MP3 (read back and checked)."""
     samples = np.pad(samples, (0, -len(samples) % plan_frame_step(rate)))
@@ -118,7 +121,9 @@ def _encode(samples: np.ndarray, rate: int, voices: VoicesConfig, message_id: st
         samples,
         rate,
         target_lufs=voices.target_lufs,
-        ceiling_dbtp=voices.true_peak_dbtp,
+        # The encoder's loop lets a decoded peak pass its ceiling by up to TP_MARGIN_DB: aim
+        # that much lower, so no clip ever passes the configured ceiling.
+        ceiling_dbtp=voices.true_peak_dbtp - TP_MARGIN_DB,
         compression=voices.mp3_quality / 10,  # libsndfile's level: LAME's VBR quality / 10
         what=f"the voice clip of message {message_id}",
         ceiling_key="voices.true_peak_dbtp",
