@@ -113,15 +113,9 @@ def test_kill_9_in_voices_then_the_same_command_gives_the_same_archive(
     with records.open("ab") as fh:  # as if killed halfway through writing a line
         fh.write(b'{"key": "torn", "id": "m000')
     finish(start_render(out, *ARGS, cwd=base))
+    # The clips after the kill come from another process than the session's render: the same
+    # seed gives the same archive (tests/test_voice_engine.py checks one clip's bytes alone).
     assert archive_digest(out) == archive_digest(voiced)
-
-
-def test_the_same_seed_renders_the_same_archive(
-    voiced: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    base = _folder(tmp_path_factory, "again")
-    finish(start_render(base / "out", *ARGS, cwd=base))
-    assert archive_digest(base / "out") == archive_digest(voiced)
 
 
 def test_one_message_is_voiced_again_as_the_render_voiced_it(voiced: Path, tmp_path: Path) -> None:
