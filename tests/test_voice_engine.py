@@ -324,3 +324,23 @@ def test_clips_rendered_several_at_once_are_the_bytes_rendered_one_by_one():
     together = list(map_in_order(clip_of, enumerate(texts), 4))
     assert together == alone
     assert len(set(alone)) == len(texts)
+
+
+def test_a_run_on_sentence_is_read_in_pieces_cut_between_words(tiny):
+    # VITS needs memory by the square of a sentence's length: a 2000-word sentence without a
+    # full stop took over 20 GB at once. Now it is read in pieces of at most MAX_PHONEMES.
+    words = [["w", "ˈ", "ɜ", "ː", "d"], ["a"], ["h", "ə", "l"]] * 40
+    phonemes = [p for word in words for p in [*word, " "]][:-1]
+    pieces = piper_voice.plan_phoneme_pieces(phonemes, 20)
+    assert all(0 < len(piece) <= 20 for piece in pieces)
+    assert [p for piece in pieces for p in [*piece, " "]][:-1] == phonemes  # cut at spaces only
+    assert piper_voice.plan_phoneme_pieces(list("abcdefg"), 3) == [
+        ["a", "b", "c"],
+        ["d", "e", "f"],
+        ["g"],
+    ]
+    assert piper_voice.plan_phoneme_pieces(phonemes[:19], 20) == [phonemes[:19]]  # short: as is
+    rng = np.random.default_rng(1)
+    scales = {"length_scale": 1.0, "noise_scale": 0.5, "noise_w_scale": 0.5}
+    sentences = tiny.synthesize("word " * 120, speaker_id=None, rng=rng, **scales)
+    assert len(sentences) == 2

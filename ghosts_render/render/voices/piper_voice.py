@@ -34,10 +34,14 @@ NOISE_INPUTS = ("noise_dp", "noise_z")  # the duration noise, then the prior noi
 # Frames drawn for the prior noise, per phoneme id and unit of length_scale, before a retry with
 # more; real voices need about 3-6 (86 frames a second at 22.05 kHz and hop 256).
 _FRAMES_PER_ID = 8
-_SUPPORTED_PHONEMES = ("espeak", "text")
+_SUPPORTED_PHONEMES = ("espeak", "text")  # the others need models fetched at run time
 # espeak-ng keeps global state (its voice, its buffers): one phonemization at a time, while the
 # sessions run in parallel.
-_PHONEMIZING = threading.Lock()  # the others need models fetched at run time
+_PHONEMIZING = threading.Lock()
+# Phonemes the network gets at once. VITS's memory grows with the square of a sentence's length
+# (about 6 GB for a run-on sentence of 800 words with the tiny test voice, more with a real one):
+# a longer sentence is read in pieces cut between words, each about 25 s of speech at most.
+MAX_PHONEMES = 400
 
 
 @dataclass(eq=False)
@@ -100,11 +104,10 @@ class PiperModel:
         with _PHONEMIZING:
             phonemized = self.voice.phonemize(text)
         for phonemes in phonemized:
-            if not phonemes:
-                continue
-            ids = self.voice.phonemes_to_ids(phonemes)
-            scales = (noise_scale, length_scale, noise_w_scale)
-            sentences.append(self._run(ids, scales, speaker_id, rng))
+            for piece in plan_phoneme_pieces(phonemes, MAX_PHONEMES):
+                ids = self.voice.phonemes_to_ids(piece)
+                scales = (noise_scale, length_scale, noise_w_scale)
+                sentences.append(self._run(ids, scales, speaker_id, rng))
         return sentences
 
     def _run(
@@ -145,6 +148,29 @@ class PiperModel:
                 ".onnx.json the one exported with it?"
             ) from None
         return audio, shape
+
+
+def plan_phoneme_pieces(phonemes: list[str], limit: int) -> list[list[str]]:
+    """Cut a sentence's phonemes into pieces of at most ``limit``, between words (at the spaces,
+    which are dropped) where a word fits, else inside it; [] for an empty sentence."""
+    if len(phonemes) <= limit:
+        return [phonemes] if phonemes else []
+    pieces: list[list[str]] = []
+    piece: list[str] = []
+    word: list[str] = []
+    for phoneme in [*phonemes, " "]:
+        if phoneme != " ":
+            word.append(phoneme)
+            continue
+        if piece and len(piece) + 1 + len(word) > limit:
+            pieces.append(piece)
+            piece = []
+        piece += ([" "] if piece and word else []) + word
+        word = []
+        while len(piece) > limit:  # one word longer than a piece
+            pieces.append(piece[:limit])
+            piece = piece[limit:]
+    return [*pieces, piece] if piece else pieces
 
 
 def _prior_noise(seed: int, frames: int, channels: int) -> np.ndarray:
