@@ -41,8 +41,9 @@ def edit(
     message_id: MessageArg,
     text: Annotated[str, typer.Argument(help="The new text, on one line (quote it).")],
 ) -> None:
-    """Replace one message's text; its selfie and sound stay, the player is rebuilt, and the
-    step is recorded in ARCHIVE.curation/ (`ghosts-render undo` reverts it)."""
+    """Replace one message's text; its selfie and sound stay, its voice (in an archive with
+    voices) reads the new text, the player is rebuilt, and the step is recorded in
+    ARCHIVE.curation/ (`ghosts-render undo` reverts it)."""
     from ghosts_render.curate.edit import edit_message
 
     typer.echo(format_step(edit_message(archive, message_id, text)))

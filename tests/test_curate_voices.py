@@ -7,6 +7,7 @@ Every test changes a copy of the session's render with voices (``voiced_render``
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,28 @@ def test_a_picked_candidate_is_read_aloud_in_its_senders_voice(archive: Path) ->
         assert (archive / after["voice"]["src"]).read_bytes() == _expected_clip(archive, after)
         _assert_voice_fits(archive, after)
     check_archive(archive)
+
+
+def test_a_text_changed_by_hand_is_named_by_site_and_edit_reads_it_aloud(
+    archive: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ghosts_render.archive.rebuild import rebuild_site
+
+    data = json.loads((archive / "conversation.json").read_text())
+    message = next(m for m in data["messages"] if "voice" in m)
+    message["text"] = NEW_TEXT  # by hand: the clip still says the rendered words
+    (archive / "conversation.json").write_text(json.dumps(data))
+
+    def warned() -> bool:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ghosts_render"):
+            rebuild_site(archive)
+        return any(message["id"] in r.getMessage() for r in caplog.records)
+
+    assert warned()
+    edit_message(archive, message["id"], NEW_TEXT)  # the same text: read aloud, not refused
+    after = next(m for m in _messages(archive) if m["id"] == message["id"])
+    assert (archive / after["voice"]["src"]).read_bytes() == _expected_clip(archive, after)
+    assert not warned()
+    undo_step(archive)  # back to the hand-edited text with its old clip
+    assert warned()

@@ -90,6 +90,7 @@ def rebuild_site(archive_dir: Path, *, keep_times: bool | None = None, notes: bo
             "folder writable or free some disk space, then run `ghosts-render site` again"
         ) from None
     _report(archive_dir, timing, curated, keep)
+    _report_stale_voices(archive_dir, data["messages"], manifest)
 
 
 def _report(archive_dir: Path, timing: Timing, curated: bool, keep: frozenset[str]) -> None:
@@ -104,6 +105,23 @@ def _report(archive_dir: Path, timing: Timing, curated: bool, keep: frozenset[st
             "kept %s as changed by hand (site did not overwrite them); delete a file and run "
             "`ghosts-render site` again to have it regenerated",
             ", ".join(kept),
+        )
+
+
+def _report_stale_voices(
+    archive_dir: Path, messages: list[dict[str, Any]], manifest: dict[str, Any] | None
+) -> None:
+    """Warn about voice clips that still say a text changed by hand in conversation.json."""
+    from ghosts_render.curate.media import list_stale_voices
+
+    stale = list_stale_voices(archive_dir, messages, manifest)
+    if stale:
+        log.warning(
+            "the voice of %s still says the text it had before conversation.json was edited "
+            'by hand: run `ghosts-render edit %s ID "TEXT"` with its text as it is now to read '
+            'it aloud again (or delete its "voice" to leave it silent)',
+            ", ".join(stale),
+            archive_dir,
         )
 
 

@@ -6,10 +6,10 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from ghosts_render.archive.folder import read_conversation
+from ghosts_render.archive.folder import read_conversation, read_manifest
 from ghosts_render.archive.schema import MAX_TEXT_CHARS
 from ghosts_render.curate.history import Change, Step, apply_change
-from ghosts_render.curate.media import read_voices_config, stage_voice
+from ghosts_render.curate.media import list_stale_voices, read_voices_config, stage_voice
 from ghosts_render.errors import CurationError
 
 
@@ -51,7 +51,7 @@ def edit_message(archive: Path, message_id: str, text: str) -> Step:
             f"the new text of {message_id} is empty and it has no selfie: to remove the "
             f"message, run `ghosts-render delete {archive} {message_id}`"
         )
-    if new_text == message["text"]:
+    if new_text == message["text"] and not _says_old_text(Path(archive), message):
         raise CurationError(f"{message_id} already says that: nothing to change")
     old = len(message["text"])
     after, media = stage_voice(
@@ -67,6 +67,14 @@ def edit_message(archive: Path, message_id: str, text: str) -> Step:
             note=f"text of {old} characters replaced by one of {len(new_text)}",
         ),
     )
+
+
+def _says_old_text(archive: Path, message: dict[str, Any]) -> bool:
+    """Whether the message's voice says a text it had before a hand edit of conversation.json
+    (then editing it to the text it has reads that aloud)."""
+    if "voice" not in message or not (archive / "manifest.json").is_file():
+        return False
+    return bool(list_stale_voices(archive, [message], read_manifest(archive)))
 
 
 def delete_message(archive: Path, message_id: str) -> Step:

@@ -146,3 +146,43 @@ def stage_voice(
     new["voice"] = {**voice.to_json(), "at": at}
     staged = {} if (archive / voice.src).is_file() else {voice.src: staging / voice.src}
     return new, staged
+
+
+def list_stale_voices(
+    archive: Path, messages: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any] | None
+) -> list[str]:
+    """Return the ids of voiced messages whose clip says another text than theirs now (their
+    text was changed in conversation.json by hand, not with ``edit``).
+
+    What a clip says is known from the manifest (each rendered clip's ``text_sha256``) and from
+    the curation history (each clip a step read aloud); a clip known from neither is trusted.
+    """
+    from ghosts_render.curate.history import read_records
+    from ghosts_render.render.voices.clip import plan_voice_text
+
+    def spoken(text: Any) -> str:
+        return hashlib.sha256(plan_voice_text(str(text)).encode("utf-8")).hexdigest()
+
+    said: dict[str, set[str]] = {}
+    voices = manifest.get("voices") if isinstance(manifest, Mapping) else None
+    clips = voices.get("clips_by_file") if isinstance(voices, Mapping) else None
+    for src, figures in (clips if isinstance(clips, Mapping) else {}).items():
+        if isinstance(figures, Mapping) and isinstance(figures.get("text_sha256"), str):
+            said.setdefault(src, set()).add(figures["text_sha256"])
+    try:
+        records = read_records(archive)
+    except GhostsError:  # a damaged history: what the manifest knows is enough for a warning
+        records = []
+    for record in records:  # a clip a step read aloud (an undo brings back what was there)
+        read_aloud = record.get("media_in", ()) if record.get("action") != "undo" else ()
+        for message in record.get("after", ()):
+            voice = message.get("voice") if isinstance(message, Mapping) else None
+            if isinstance(voice, Mapping) and voice.get("src") in read_aloud:
+                said.setdefault(voice["src"], set()).add(spoken(message.get("text", "")))
+    stale = []
+    for message in messages:
+        voice = message.get("voice")
+        known = said.get(str(voice.get("src"))) if isinstance(voice, Mapping) else None
+        if known and spoken(message.get("text", "")) not in known:
+            stale.append(str(message.get("id")))
+    return stale
