@@ -198,6 +198,10 @@ def _demo_voice(where: str, problems: list[str]) -> Path | None:
 
 def list_voice_file_problems(path: Path, speaker: str, where: str) -> list[str]:
     """Check that ``path`` is a Piper voice (X.onnx beside X.onnx.json) with ``speaker``."""
+    if path.is_dir():
+        onnx = sorted(p.name for p in path.glob("*.onnx"))
+        inside = f" ({', '.join(onnx[:3])} is there)" if onnx else ""
+        return [f"{where}: {path} is a folder: give the voice's X.onnx file inside it{inside}"]
     if not path.is_file():
         return [
             f"{where}: {path} does not exist (a Piper voice: X.onnx with X.onnx.json beside it)"

@@ -239,13 +239,17 @@ def test_a_file_that_is_not_a_piper_voice_is_said_before_anything_loads(tmp_path
         load_config(_write(tmp_path, f'[roles.artist]\nvoice = "{lone}"\n'), voices=True)
     with pytest.raises(ConfigError, match=r"roles.artist.voice: .*missing.onnx does not exist"):
         load_config(_write(tmp_path, '[roles.artist]\nvoice = "missing.onnx"\n'), voices=True)
+    (tmp_path / "joe").mkdir()  # the folder a voice came in, not its .onnx
+    shutil.copy(TINY, tmp_path / "joe" / "joe.onnx")
+    with pytest.raises(ConfigError, match=r"joe is a folder: give .* inside it \(joe.onnx is"):
+        load_config(_write(tmp_path, '[roles.artist]\nvoice = "joe"\n'), voices=True)
     # An .onnx.json beside, but the network is not a voice: refused when the voices are loaded,
     # which the render does before its text stage.
     _need_the_extra()
     (tmp_path / "fake.onnx").write_bytes(b"not a network")
     shutil.copy(f"{TINY}.json", tmp_path / "fake.onnx.json")
     cfg = load_config(_write(tmp_path, '[roles.artist]\nvoice = "fake.onnx"\n'), voices=True)
-    with pytest.raises(ConfigError, match="fake.onnx") as info:
+    with pytest.raises(ConfigError, match="fake.onnx is not .* give a Piper voice") as info:
         check_role_voices(cfg)
     assert "\n" not in str(info.value)
 

@@ -327,7 +327,10 @@ def _read_graph(onnx: Any, path: Path) -> Any:
     try:
         return onnx.load_model_from_string(path.read_bytes())
     except Exception as e:
-        raise ConfigError(f"{path} is not an ONNX model ({type(e).__name__})") from None
+        raise ConfigError(
+            f"{path} is not an ONNX model ({type(e).__name__}): give a Piper voice, X.onnx as "
+            "piper exported it (a copy cut short by a download or a full disk reads like this)"
+        ) from None
 
 
 def _patch_noise(onnx: Any, model: Any, path: Path) -> int:
