@@ -81,6 +81,9 @@ def build_role_voice(value: Any, where: str, problems: list[str], build: Build) 
             f"[{where}] table, got {value!r}"
         )
         return RoleVoiceConfig()
+    speaker = value.get("speaker")
+    if isinstance(speaker, int) and not isinstance(speaker, bool):  # an id: speaker = 1
+        value = {**value, "speaker": str(speaker)}
     voice: RoleVoiceConfig = build(RoleVoiceConfig, value, where, problems)
     return voice
 

@@ -254,6 +254,11 @@ def test_a_file_that_is_not_a_piper_voice_is_said_before_anything_loads(tmp_path
     assert "\n" not in str(info.value)
 
 
+def test_a_speaker_id_may_be_written_as_a_number(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, f'[roles.artist.voice]\nmodel = "{TINY}"\nspeaker = 1\n'))
+    assert cfg.roles[0].voice.speaker == "1"
+
+
 def test_a_speaker_the_voice_does_not_have_is_said_with_the_ones_it_has(tmp_path: Path) -> None:
     toml = f'[roles.artist.voice]\nmodel = "{TINY}"\nspeaker = "ghost_c"\n'
     with pytest.raises(ConfigError, match=r"speaker: tiny.onnx has no speaker 'ghost_c'") as info:
