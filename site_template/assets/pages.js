@@ -94,9 +94,11 @@
     const buttons = document.querySelectorAll('.t-msg__play[data-voice]');
     if (!audio || !buttons.length) return;
     let current = null;
+    // The name says what a press does ("play …", then "stop …"); no aria-pressed besides: a
+    // toggle's name must not change with its state, or it is read as "stop …, pressed".
     function show(button, playing) {
       button.textContent = playing ? 'stop' : 'play';
-      button.setAttribute('aria-pressed', String(playing));
+      button.classList.toggle('t-msg__play--playing', playing);
       button.setAttribute('aria-label',
         (playing ? 'stop ' : 'play ') + button.dataset.messageId + "'s voice");
     }
@@ -119,7 +121,6 @@
     }
     buttons.forEach(function (button) {
       button.hidden = false;
-      button.setAttribute('aria-pressed', 'false');
       button.addEventListener('click', function () { play(button); });
     });
     audio.addEventListener('ended', stop);
