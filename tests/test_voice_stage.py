@@ -32,7 +32,7 @@ from ghosts_render.cli import app
 from ghosts_render.config import load_config, read_recorded_config
 from ghosts_render.config_voices import DEMO_PRESETS, RoleVoiceConfig
 from ghosts_render.errors import ArchiveError, ConfigError
-from ghosts_render.render.fingerprint import hash_inputs
+from ghosts_render.render.fingerprint import hash_inputs, hash_render
 from ghosts_render.render.sounds.io import decode_audio
 from ghosts_render.render.voices.clip import plan_voice_text
 from ghosts_render.render.voices.stage import check_role_voices, render_message_voice
@@ -318,6 +318,21 @@ def test_a_voice_replaced_at_the_same_path_is_a_new_render(tmp_path: Path) -> No
     config["inference"]["noise_scale"] = 0.5
     (tmp_path / "v.onnx.json").write_text(json.dumps(config))
     assert hash_inputs(cfg) != before
+
+
+def test_the_number_of_clips_at_once_is_not_part_of_the_fingerprint(tmp_path: Path) -> None:
+    # Each clip is the same bytes on any number of threads (test_voice_engine.py), so a render
+    # resumed with another voices.threads keeps everything it made; other settings still count.
+    prints = {
+        toml: hash_render(load_config(_write(tmp_path, toml), voices=True), {})
+        for toml in (
+            f'[voices]\nthreads = 1\n[roles.artist]\nvoice = "{TINY}"\n',
+            f'[voices]\nthreads = 3\n[roles.artist]\nvoice = "{TINY}"\n',
+            f'[voices]\nthreads = 3\ndelay = 0.3\n[roles.artist]\nvoice = "{TINY}"\n',
+        )
+    }
+    one, three, slower = prints.values()
+    assert one == three != slower
 
 
 def test_a_missing_default_voice_is_said_once_for_every_role(tmp_path: Path) -> None:

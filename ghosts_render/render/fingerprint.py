@@ -20,10 +20,13 @@ __all__ = ["hash_inputs", "hash_render"]
 
 
 def hash_render(cfg: RunConfig, text_identity: dict[str, Any]) -> str:
-    """Return a hash of everything that decides the archive's content (not the device)."""
+    """Return a hash of everything that decides the archive's content (not the device, nor how
+    many voice clips are rendered at once: each is the same bytes on any number of threads)."""
     config = cfg.to_dict()
     config.pop("device")
     config.pop("config_path")
+    if isinstance(config.get("voices"), dict):
+        config["voices"].pop("threads", None)
     payload = dump_json(
         {
             "tool": __version__,
