@@ -356,8 +356,10 @@
       clearTimeout(timer);
       timer = setTimeout(function () { filter(false); }, 120);
     });
+    // A filter applied now reads the search box too: a search still waiting would only draw the
+    // same list again, replacing rows the visitor may be about to use.
     ['f-sender', 'f-run', 'f-flagged', 'f-selfie'].forEach(function (id) {
-      $(id).addEventListener('change', function () { filter(false); });
+      $(id).addEventListener('change', function () { clearTimeout(timer); filter(false); });
     });
     $('prev').addEventListener('click', function () { page -= 1; render(); window.scrollTo(0, 0); });
     $('next').addEventListener('click', function () { page += 1; render(); window.scrollTo(0, 0); });
