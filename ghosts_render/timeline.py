@@ -129,7 +129,7 @@ def plan_timeline(
         at = max(writing_at + write_ms, last_at + 1)
         voice_at = None
         if speech is not None and beat.speech_ms > 0:
-            voice_at = at + beat.sound_ms + speech.delay_ms
+            voice_at = plan_voice_at(at, beat.sound_ms, speech)
             quiet_from = voice_at + beat.speech_ms + _listen_ms(seed, beat.id, speech)
         cues.append(Cue(writing_at=min(max(writing_at, last_at, 0), at), at=at, voice_at=voice_at))
         last_at = at
@@ -176,6 +176,11 @@ def plan_times(
         for m, cue in zip(conversation.messages, timeline.cues, strict=True)
     )
     return dataclasses.replace(conversation, messages=messages, duration=timeline.duration)
+
+
+def plan_voice_at(at: int, sound_ms: int, speech: SpeechPacing) -> int:
+    """Return when a message's voice starts: after its notification sound and the delay."""
+    return at + sound_ms + speech.delay_ms
 
 
 def plan_speech_pacing(voices: VoicesConfig | None) -> SpeechPacing | None:

@@ -125,7 +125,10 @@ def stage_voice(
     gives the same file. Its ``at`` is provisional (after the message's sound and the delay):
     the rebuild re-plans it with the rest of the timeline unless the archive keeps its times.
     """
-    if cfg is None or not cfg.voices.enabled:
+    from ghosts_render.timeline import plan_speech_pacing, plan_voice_at
+
+    speech = plan_speech_pacing(cfg.voices if cfg is not None else None)
+    if cfg is None or speech is None:  # rendered without voices
         return record, {}
     from ghosts_render.render.voices.stage import render_message_voice
 
@@ -142,7 +145,7 @@ def stage_voice(
         return new, {}
     sound = record.get("sound")
     sound_ms = sound.get("duration_ms", 0) if isinstance(sound, Mapping) else 0
-    at = record["at"] + (sound_ms or 0) + round(cfg.voices.delay * 1000)
+    at = plan_voice_at(record["at"], sound_ms or 0, speech)
     new["voice"] = {**voice.to_json(), "at": at}
     staged = {} if (archive / voice.src).is_file() else {voice.src: staging / voice.src}
     return new, staged
