@@ -131,6 +131,18 @@ class PlayerConfig:
     valid_until: str = DEFAULT_PLAYER.valid_until  # last exhibition day
     day_key: bool = DEFAULT_PLAYER.day_key  # QR links carry ?day=; another day's link is lost
     lost_text: str = DEFAULT_PLAYER.lost_text  # the "connection lost" words ("" = the default)
+    join: str = DEFAULT_PLAYER.join  # "live": visitors arrive to an empty chat; "backlog"
+    transcript: bool = DEFAULT_PLAYER.transcript  # publish the transcript pages
+    expire: float = DEFAULT_PLAYER.expire  # seconds before a message fades; 0 = never
+    hours: str = DEFAULT_PLAYER.hours  # opening hours, e.g. "Tu-Su 10:00-18:00"; "" = always
+    timezone: str = DEFAULT_PLAYER.timezone  # the venue's IANA zone; "" = each device's own
+    closed_text: str = DEFAULT_PLAYER.closed_text  # shown outside the hours ("" = the default)
+    day_start: str = DEFAULT_PLAYER.day_start  # "first" prompt, or "continue" where it ended
+    idle_reset: float = DEFAULT_PLAYER.idle_reset  # s without input before a kiosk goes live
+    sound_devices: str = DEFAULT_PLAYER.sound_devices  # "all", "kiosk" or "visitors"
+    wifi: dict[str, Any] = field(default_factory=dict)  # {ssid, password, security}: QR code
+    theme: str = DEFAULT_PLAYER.theme  # "tinted" (role colours) or "original" (monochrome)
+    lang: str = DEFAULT_PLAYER.lang  # the words' language, "en" or "de"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +210,9 @@ def _coerce(value: Any, default: Any, where: str, problems: list[str]) -> Any:
         value = float(value) if ok else value
     elif isinstance(default, str):
         ok = isinstance(value, str)
+    elif isinstance(default, dict):
+        ok = isinstance(value, Mapping)
+        value = dict(value) if ok else value
     elif isinstance(default, tuple):
         ok = isinstance(value, list) and all(
             isinstance(v, type(default[0]) if default else object) or _is_number_like(v, default)
@@ -227,9 +242,13 @@ def _type_name(default: Any) -> str:
         if default and isinstance(default[0], float):
             return f"a list of {len(default)} numbers"
         return "a list of strings"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[
-        type(default)
-    ]
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        dict: "a table",
+    }[type(default)]
 
 
 def _build(cls: type, table: Any, where: str, problems: list[str], **fixed: Any) -> Any:
@@ -716,6 +735,18 @@ def plan_player(p: PlayerConfig) -> PlayerSettings:
         valid_until=p.valid_until,
         lost_text=p.lost_text,
         day_key=p.day_key,
+        join=p.join,
+        transcript=p.transcript,
+        expire=p.expire,
+        hours=p.hours,
+        timezone=p.timezone,
+        closed_text=p.closed_text,
+        day_start=p.day_start,
+        idle_reset=p.idle_reset,
+        sound_devices=p.sound_devices,
+        wifi=dict(p.wifi),
+        theme=p.theme,
+        lang=p.lang,
     )
 
 

@@ -71,6 +71,8 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
         ('[player]\nepoch = "yesterday"\n', "player.epoch"),
         ('[player]\npublic_url = "gallery.example"\n', "should start with https://"),
         ("[player]\nday_key = true\n", "'day_key' needs 'valid_from'"),
+        ('[player]\nwifi = "gallery"\n', "player.wifi: expected a table"),
+        ('[player]\nhours = "Tu-Su 10:00-18:00"\ntimezone = "Mars/Base"\n', "player.timezone"),
         ("[text]\nmodel = \n", "is not valid TOML"),
     ],
 )

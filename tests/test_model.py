@@ -156,7 +156,21 @@ def test_resolved_player_has_every_key_and_the_one_default_text() -> None:
         "valid_until": "",
         "lost_text": DEFAULT_LOST_TEXT,
         "day_key": False,
+        "join": "live",
+        "transcript": True,
+        "expire": 0.0,
+        "hours": "",
+        "timezone": "",
+        "closed_text": "",
+        "day_start": "first",
+        "idle_reset": 60.0,
+        "sound_devices": "all",
+        "wifi": {"ssid": "", "password": "", "security": "WPA"},
+        "theme": "tinted",
+        "lang": "en",
     }
+    assert not PlayerSettings(hours="Tu-Su 10:00-18:00; Mo 12:00-14:00,15:00-24:00").problems()
+    assert not PlayerSettings(timezone="Europe/Berlin", wifi={"ssid": "g"}).problems()
     assert PlayerSettings(lost_text="gone").resolved()["lost_text"] == "gone"
 
 
@@ -178,6 +192,24 @@ def test_config_defaults_are_the_players() -> None:
         ({"valid_from": "2026-01-01", "valid_until": "2027-12-31"}, "0 to 400 days"),
         ({"day_key": "yes"}, "player.day_key: should be true or false"),
         ({"day_key": True}, "'day_key' needs 'valid_from' and 'valid_until'"),
+        ({"join": "late"}, 'player.join: must be "live" or "backlog"'),
+        ({"transcript": "no"}, "player.transcript: should be true or false"),
+        ({"expire": -1}, "player.expire: must be 0 to 86400 seconds"),
+        ({"idle_reset": "60"}, "player.idle_reset: must be 0 to 86400 seconds"),
+        ({"hours": "Tu-Su 10-18"}, "player.hours: 'Tu-Su 10-18' should be days and times"),
+        ({"hours": "Xy 10:00-18:00"}, "player.hours: 'Xy' in 'Xy 10:00-18:00' is not a day"),
+        ({"hours": "Mo 18:00-02:00"}, "ends before it starts"),
+        ({"hours": "Mo 10:00-12:00,11:00-13:00"}, "has overlapping times"),
+        ({"timezone": "Berlin"}, "player.timezone: 'Berlin' is not a time zone name"),
+        ({"timezone": "../etc/passwd"}, "player.timezone: '../etc/passwd' is not a time zone"),
+        ({"day_start": "last"}, 'player.day_start: must be "first" or "continue"'),
+        ({"sound_devices": "phones"}, 'player.sound_devices: must be "all" or "kiosk"'),
+        ({"theme": "dark"}, 'player.theme: must be "tinted" or "original"'),
+        ({"lang": "German"}, "player.lang: 'German' should be a language code"),
+        ({"wifi": "gallery"}, "player.wifi: should be a table"),
+        ({"wifi": {"password": "x"}}, "a password needs ssid"),
+        ({"wifi": {"ssid": "g", "security": "WPA3"}}, 'player.wifi.security: must be "WPA"'),
+        ({"wifi": {"ssid": "g", "pass": "x"}}, "player.wifi.pass: unknown key"),
     ],
 )
 def test_one_set_of_player_rules_for_config_and_archive(

@@ -193,7 +193,8 @@ def test_every_script_a_page_loads_ships_and_is_precached_at_install(archive: Pa
         scripts = [a["src"] for t, a in parse(archive, name).tags if t == "script"]
         assert scripts and all(s in eager and (archive / s).is_file() for s in scripts), name
     index = [a["src"] for t, a in parse(archive, "index.html").tags if t == "script"]
-    assert index[:2] == ["conversation.js", "assets/shared.js"] and index[-1] == "assets/player.js"
+    assert index[:3] == ["conversation.js", "assets/strings.js", "assets/shared.js"]
+    assert index[-1] == "assets/player.js"
 
 
 def test_precache_lists_every_file_and_its_version_follows_content(archive: Path) -> None:

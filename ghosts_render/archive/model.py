@@ -11,12 +11,14 @@ docs/archive-format.md describes the same fields; tests/test_model.py checks tha
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import date
 from typing import Any, ClassVar, Self, TypeGuard
 
 from ghosts_render import rules
+from ghosts_render.archive.hours import parse_hours
 
 CONVERSATION_FORMAT = "ghosts-render/conversation"
 CONVERSATION_VERSION = 1
@@ -24,6 +26,13 @@ MANIFEST_FORMAT = "ghosts-render/manifest"
 MANIFEST_VERSION = 1
 
 SYNC_MODES = ("clock", "local")  # "clock": every device the same moment; "local": from page load
+JOIN_MODES = ("live", "backlog")  # "live": an empty chat that comes alive; "backlog": the past too
+DAY_STARTS = ("first", "continue")  # where each opening starts: the first prompt, or where it was
+SOUND_DEVICES = ("all", "kiosk", "visitors")  # which devices play sounds and voices
+THEMES = ("tinted", "original")  # today's role-coloured look; the original work's monochrome one
+WIFI_SECURITY = ("WPA", "WEP", "nopass")  # the Wi-Fi QR code's T: field
+MAX_PLAYER_SECONDS = 86400.0  # expire and idle_reset: a day at most
+_LANG = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")  # BCP 47's common shape, for <html lang>
 MAX_DAYS = 400  # longest exhibition a day-keyed link page pre-draws QR codes for
 DEFAULT_LOST_TEXT = (
     "connection lost. This link to the conversation has expired: links from the exhibition "
@@ -96,7 +105,28 @@ class Role(_Record):
 class PlayerSettings(_Record):
     """Every player setting with its default: the one place the player's defaults live."""
 
-    _OPTIONAL = frozenset({"public_url", "valid_from", "valid_until", "lost_text", "day_key"})
+    # Written to conversation.json only when set (an archive made before them keeps its bytes).
+    _OPTIONAL = frozenset(
+        {
+            "public_url",
+            "valid_from",
+            "valid_until",
+            "lost_text",
+            "day_key",
+            "join",
+            "transcript",
+            "expire",
+            "hours",
+            "timezone",
+            "closed_text",
+            "day_start",
+            "idle_reset",
+            "sound_devices",
+            "wifi",
+            "theme",
+            "lang",
+        }
+    )
 
     max_messages: int = 100  # messages kept on screen (DOM cap)
     sync: str = "clock"  # one of SYNC_MODES
@@ -106,12 +136,26 @@ class PlayerSettings(_Record):
     valid_until: str = ""  # last exhibition day; after it: "connection lost"
     lost_text: str = ""  # the "connection lost" words ("" = DEFAULT_LOST_TEXT)
     day_key: bool = False  # QR links carry ?day=; a link from another day shows lost_text
+    join: str = "live"  # one of JOIN_MODES: a visitor arrives to an empty chat, as in the original
+    transcript: bool = True  # publish transcript.html (false: visitors see the chat alone)
+    expire: float = 0.0  # seconds after which a message fades from the chat; 0 = never
+    hours: str = ""  # opening hours in the venue's time (archive/hours.py); "" = always open
+    timezone: str = ""  # the venue's IANA time zone; "" = each device's own
+    closed_text: str = ""  # shown outside the hours ("" = the strings table's)
+    day_start: str = "first"  # one of DAY_STARTS
+    idle_reset: float = 60.0  # seconds without input before a kiosk returns to live; 0 = never
+    sound_devices: str = "all"  # one of SOUND_DEVICES
+    wifi: Mapping[str, Any] = field(default_factory=dict)  # {ssid, password, security}: a QR code
+    theme: str = "tinted"  # one of THEMES
+    lang: str = "en"  # the language of the player's and pages' words (and <html lang>)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, Any]:
         """Return every setting, defaults filled in: what the player and the pages receive."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         out["lost_text"] = self.lost_text or DEFAULT_LOST_TEXT
+        wifi = self.wifi if isinstance(self.wifi, Mapping) else {}
+        out["wifi"] = {"ssid": "", "password": "", "security": "WPA", **wifi}
         out.update((k, v) for k, v in self.extra.items() if k not in out)
         return out
 
@@ -159,8 +203,72 @@ def _value_problems(player: Mapping[str, Any]) -> list[str]:
     for key in ("valid_from", "valid_until"):
         if player.get(key) not in (None, "") and _date(player[key]) is None:
             problems.append(f"player.{key}: {player[key]!r} should be a date like 2026-05-01")
-    if player.get("day_key", False) not in (True, False):
-        problems.append("player.day_key: should be true or false")
+    for key in ("day_key", "transcript"):
+        if player.get(key, False) not in (True, False):
+            problems.append(f"player.{key}: should be true or false")
+    for key, allowed in (
+        ("join", JOIN_MODES),
+        ("day_start", DAY_STARTS),
+        ("sound_devices", SOUND_DEVICES),
+        ("theme", THEMES),
+    ):
+        if key in player and player[key] not in allowed:
+            said = " or ".join(f'"{a}"' for a in allowed)
+            problems.append(f"player.{key}: must be {said}, got {player[key]!r}")
+    for key in ("expire", "idle_reset"):
+        value = player.get(key, 0)
+        if not (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and 0 <= value <= MAX_PLAYER_SECONDS
+        ):
+            problems.append(
+                f"player.{key}: must be 0 to {MAX_PLAYER_SECONDS:g} seconds, got {value!r}"
+            )
+    for key in ("hours", "timezone", "closed_text", "lang"):
+        if key in player and not isinstance(player[key], str):
+            problems.append(f"player.{key}: should be a text")
+    problems += _venue_problems(player)
+    return problems
+
+
+def _venue_problems(player: Mapping[str, Any]) -> list[str]:
+    """The opening hours, the venue's time zone, the page language and the Wi-Fi QR code."""
+    problems = []
+    hours, zone, lang = player.get("hours"), player.get("timezone"), player.get("lang")
+    if isinstance(hours, str) and hours.strip():
+        try:
+            parse_hours(hours)
+        except ValueError as e:
+            problems.append(f"player.hours: {e}")
+    if isinstance(zone, str) and zone:
+        try:
+            if not re.fullmatch(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", zone):
+                raise ValueError
+            zoneinfo.ZoneInfo(zone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            problems.append(
+                f"player.timezone: {zone!r} is not a time zone name like Europe/Berlin "
+                "(https://en.wikipedia.org/wiki/List_of_tz_database_time_zones)"
+            )
+    if isinstance(lang, str) and not _LANG.fullmatch(lang):
+        problems.append(f'player.lang: {lang!r} should be a language code like "en" or "de"')
+    wifi = player.get("wifi", {})
+    if not isinstance(wifi, Mapping):
+        return [*problems, 'player.wifi: should be a table like {ssid = "…", password = "…"}']
+    for key in wifi:
+        if key not in ("ssid", "password", "security"):
+            problems.append(f"player.wifi.{key}: unknown key (known: password, security, ssid)")
+    for key in ("ssid", "password"):
+        if not isinstance(wifi.get(key, ""), str):
+            problems.append(f"player.wifi.{key}: should be a text")
+    if wifi.get("security", "WPA") not in WIFI_SECURITY:
+        said = wifi["security"]
+        problems.append(f'player.wifi.security: must be "WPA", "WEP" or "nopass", got {said!r}')
+    if wifi.get("password") and not wifi.get("ssid"):
+        problems.append("player.wifi: a password needs ssid, the network's name")
+    if isinstance(wifi.get("ssid"), str) and len(wifi.get("ssid", "")) > 32:
+        problems.append("player.wifi.ssid: a Wi-Fi network's name has at most 32 characters")
     return problems
 
 

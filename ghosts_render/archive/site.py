@@ -35,6 +35,7 @@ from ghosts_render.archive.media import FAVICON_COUNT, QrCode, render_icons, ren
 from ghosts_render.archive.model import PlayerSettings
 from ghosts_render.archive.paths import resolve_write_target
 from ghosts_render.archive.schema import check_conversation
+from ghosts_render.archive.strings import load_strings
 from ghosts_render.errors import ArchiveError, ConfigError
 from ghosts_render.files import dump_json, write_atomic, write_json
 
@@ -70,6 +71,7 @@ class PageContext(TypedDict):
     generator: str
     conversation: dict[str, Any]
     player: dict[str, Any]
+    t: dict[str, str]  # the strings table in the archive's language: {{ t["chat.sound"] }}
 
 
 def template_dir() -> Path:
@@ -130,9 +132,12 @@ def format_voice_src(message: Mapping[str, Any]) -> str:
     return "" if re.match(r"[a-z][a-z0-9+.-]*:", src, re.IGNORECASE) else src
 
 
-def format_conversation_js(conversation: dict[str, Any]) -> str:
-    """Serialise the conversation as the classic script the player reads, safe inside HTML."""
-    text = json.dumps(conversation, ensure_ascii=False, separators=(",", ":"))
+def format_js_global(name: str, value: Any) -> str:
+    """Serialise JSON data as a classic script setting ``window.<name>``, safe inside HTML.
+
+    Classic scripts load from file:// (fetch() does not), hence a script, not a .json file.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     # "</script>", "<!--" and U+2028/2029 must not survive as such: escape them as JSON does.
     for raw, escaped in (
         ("<", "\\u003c"),
@@ -142,7 +147,12 @@ def format_conversation_js(conversation: dict[str, Any]) -> str:
         ("\u2029", "\\u2029"),
     ):
         text = text.replace(raw, escaped)
-    return f"window.GHOSTS_CONVERSATION = {text};\n"
+    return f"window.{name} = {text};\n"
+
+
+def format_conversation_js(conversation: dict[str, Any]) -> str:
+    """Serialise the conversation as the classic script the player reads (conversation.js)."""
+    return format_js_global("GHOSTS_CONVERSATION", conversation)
 
 
 def load_conversation(archive_dir: Path) -> dict[str, Any]:
@@ -217,10 +227,12 @@ def _transcript_pages(messages: list[dict[str, Any]]) -> list[tuple[str, int]]:
     ]
 
 
-def _base_context(conversation: dict[str, Any], page: str, fonts: bool) -> PageContext:
+def _base_context(
+    conversation: dict[str, Any], page: str, fonts: bool, strings: dict[str, str]
+) -> PageContext:
     return PageContext(
         title=conversation["title"],
-        lang="en",
+        lang=conversation["player"]["lang"],
         page=page,
         csp=CSP,
         fonts_css=fonts,
@@ -231,14 +243,17 @@ def _base_context(conversation: dict[str, Any], page: str, fonts: bool) -> PageC
         generator=f"ghosts-render {__version__}",
         conversation=conversation,
         player=conversation["player"],
+        t=strings,
     )
 
 
-def render_pages(conversation: dict[str, Any], about_markdown: str, fonts: bool) -> dict[str, str]:
+def render_pages(
+    conversation: dict[str, Any], about_markdown: str, fonts: bool, strings: dict[str, str]
+) -> dict[str, str]:
     """Render every HTML page of the site, by file name."""
 
     def render(template: str, page: str, **extra: Any) -> str:
-        context: dict[str, Any] = dict(_base_context(conversation, page, fonts))
+        context: dict[str, Any] = dict(_base_context(conversation, page, fonts, strings))
         return load_template(template).render(**context, **extra)
 
     about = render_about(about_markdown)
@@ -356,9 +371,11 @@ def write_site(
     )
     if notes and not conversation["player"]["public_url"]:
         log.info("no player.public_url: the link page (link.html) shows no QR code")
+    strings = load_strings(conversation["player"]["lang"])
     files: dict[str, str | bytes] = {}
-    files.update(render_pages(conversation, about_markdown, bool(font_names)))
+    files.update(render_pages(conversation, about_markdown, bool(font_names), strings))
     files["conversation.js"] = format_conversation_js(conversation)
+    files["assets/strings.js"] = format_js_global("GHOSTS_STRINGS", strings)
     files["site.webmanifest"] = format_webmanifest(conversation)
     if font_names:
         files["assets/fonts.css"] = format_fonts_css(font_names)

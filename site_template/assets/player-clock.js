@@ -82,6 +82,7 @@ var GhostsPlayer = (function () {
     settings.duration = Math.max(Number(D.duration) || 0, Number(msgs[msgs.length - 1].at) + 1);
     P.params = readParams(new URLSearchParams(location.search));
     if (P.params.epochMs !== null) settings.epochMs = P.params.epochMs;
+    if (P.params.join) settings.join = P.params.join;
     P.state.mode = P.params.sync || settings.sync;
     var pos = momentFromUrl();
     if (pos !== null) { P.state.mode = 'moment'; P.state.startPos = pos; }
@@ -105,11 +106,28 @@ var GhostsPlayer = (function () {
       if (typeof p[k] !== 'string') bad.push(k);
     });
     if (typeof p.day_key !== 'boolean') bad.push('day_key');
+    var oneOf = function (key, allowed) { if (allowed.indexOf(p[key]) < 0) bad.push(key); };
+    oneOf('join', ['live', 'backlog']);
+    oneOf('day_start', ['first', 'continue']);
+    oneOf('sound_devices', ['all', 'kiosk', 'visitors']);
+    oneOf('theme', ['tinted', 'original']);
+    if (typeof p.transcript !== 'boolean') bad.push('transcript');
+    ['expire', 'idle_reset'].forEach(function (k) {
+      if (!(typeof p[k] === 'number' && p[k] >= 0 && isFinite(p[k]))) bad.push(k);
+    });
+    ['hours', 'timezone', 'closed_text', 'lang'].forEach(function (k) {
+      if (typeof p[k] !== 'string') bad.push(k);
+    });
+    if (!p.wifi || typeof p.wifi !== 'object') bad.push('wifi');
     if (bad.length) {
       return 'conversation.js lacks player settings (' + bad.join(', ') + ').' + PROBLEM_REBUILD;
     }
     return {cap: p.max_messages, sync: p.sync, epochMs: epochMs, lostText: p.lost_text,
-      validFrom: p.valid_from, validUntil: p.valid_until, dayKey: p.day_key};
+      validFrom: p.valid_from, validUntil: p.valid_until, dayKey: p.day_key,
+      join: p.join, transcript: p.transcript, expireMs: p.expire * 1000, hours: p.hours,
+      timezone: p.timezone, closedText: p.closed_text || Ghosts.t('chat.closed_text'),
+      dayStart: p.day_start, idleResetMs: p.idle_reset * 1000, soundDevices: p.sound_devices,
+      wifi: p.wifi, theme: p.theme, lang: p.lang};
   }
 
   /** The URL's parameters: what makes no sense is ignored, what is extreme is clamped. */
@@ -117,7 +135,7 @@ var GhostsPlayer = (function () {
     var offset = Number(q.get('offset'));
     var hours = Number(q.get('reload'));
     var epochMs = q.has('epoch') ? Date.parse(q.get('epoch')) : NaN;
-    var sync = q.get('sync');
+    var sync = q.get('sync'), join = q.get('join'), sound = q.get('sound');
     return {
       // seconds added to this device's clock; a century or more is no correction: ignored
       offsetMs: isFinite(offset) && Math.abs(offset) <= MAX_OFFSET_S ? offset * 1000 : 0,
@@ -125,6 +143,8 @@ var GhostsPlayer = (function () {
       reloadMs: hours > 0 && isFinite(hours) ? Math.max(hours, MIN_RELOAD_H) * 3600000 : 0,
       epochMs: isFinite(epochMs) ? epochMs : null,
       sync: sync === 'clock' || sync === 'local' ? sync : '',
+      join: join === 'live' || join === 'backlog' ? join : '',   // '' = the archive's setting
+      sound: sound === 'on' || sound === 'off' ? sound : '',     // this device; '' = the setting
       day: q.get('day') || '',
       kiosk: q.has('kiosk'),
       debug: q.has('debug'),

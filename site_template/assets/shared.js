@@ -8,6 +8,19 @@
 var Ghosts = (function () {
   'use strict';
 
+  /**
+   * The page's words in the archive's language (assets/strings.js, written by `ghosts-render
+   * site` from site_template/strings/): t('chat.sound'), with {name} filled from vars. A key the
+   * table lacks comes back as itself, so a missing word shows (and a test sees it).
+   */
+  function t(key, vars) {
+    var table = window.GHOSTS_STRINGS || {};
+    var text = Object.prototype.hasOwnProperty.call(table, key) ? String(table[key]) : key;
+    return !vars ? text : text.replace(/\{(\w+)\}/g, function (all, name) {
+      return Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : all;
+    });
+  }
+
   /** src if it is a relative path inside the archive, else '' (no scheme, no absolute path). */
   function safeRel(src) {
     return typeof src === 'string' && src !== '' && !/^[a-z][a-z0-9+.-]*:/i.test(src) &&
@@ -43,6 +56,7 @@ var Ghosts = (function () {
   }
 
   return {
+    t: t,
     safeRel: safeRel,
     localDay: localDay,
     randomFavicon: randomFavicon,
